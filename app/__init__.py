@@ -1,0 +1,50 @@
+"""The Partner Portal application factory."""
+
+from flask import Flask
+
+from app.config import BASE_DIR, DevelopmentConfig
+
+
+def create_app(config: object | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(BASE_DIR / "instance"),
+        template_folder=str(BASE_DIR / "templates"),
+    )
+    app.config.from_object(config or DevelopmentConfig)
+
+    from app import formatting
+    from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to see that page."
+    login_manager.session_protection = None  # sessions are server-side rows, see accounts
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    formatting.init_app(app)
+
+    from app import accounts, dashboard, demo, health, kb, search
+
+    for module in (accounts, dashboard, demo, health, kb, search):
+        app.register_blueprint(module.bp)
+
+    from app.errors import init_errors
+    from app.web import init_web
+
+    init_web(app)
+    init_errors(app)
+
+    from app.kb.articles import load_library
+    from app.search.engine import SearchIndex
+    from app.search.services import ensure_index
+
+    library = load_library(app.config["CONTENT_DIR"], app)
+    app.extensions["kb_library"] = library
+    app.extensions["search_index"] = SearchIndex(app.config["SEARCH_INDEX_DIR"])
+    if app.config["SEARCH_AUTO_REINDEX"]:
+        ensure_index(app, library)
+    return app

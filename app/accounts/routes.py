@@ -1,0 +1,71 @@
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from app.accounts import bp, services
+from app.accounts.forms import LoginForm
+from app.extensions import db, limiter, login_manager
+from app.web import public, render
+
+
+@login_manager.user_loader
+def load_user(token: str):
+    return services.load_session_user(token)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site may follow sign-in (no open redirect)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//") and "\\" not in target:
+            return target
+    return url_for("dashboard.index")
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _login_email_key() -> str:
+    return services.normalise_email(request.form.get("email", ""))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key)
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.password.errors.append("The e-mail address or password is not correct.")
+        else:
+            # A new session at sign-in: nothing from before (a planted cookie) carries over.
+            session.clear()
+            services.start_session(
+                user,
+                ip_address=request.remote_addr,
+                user_agent=request.headers.get("User-Agent"),
+            )
+            db.session.commit()
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")), code=303)
+    status = 422 if form.errors else 200
+    return render("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    if current_user.is_authenticated:
+        services.end_session(current_user.session_token)
+        db.session.commit()
+        logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("kb.index"), code=303)

@@ -1,0 +1,19 @@
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+
+class FeedbackForm(FlaskForm):
+    helpful = RadioField(
+        "Was this helpful?",
+        choices=[("yes", "Yes"), ("no", "No")],
+        validators=[InputRequired("Choose Yes or No.")],
+    )
+    comment = TextAreaField(
+        "What could be better? (optional)",
+        validators=[
+            Optional(),
+            Length(max=1000, message="Keep the comment under 1,000 characters."),
+        ],
+    )
+    submit = SubmitField("Send feedback")

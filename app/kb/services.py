@@ -1,0 +1,134 @@
+"""Help Center operations: the loaded articles, feedback votes, and staff insights."""
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.kb.articles import Library
+from app.kb.models import ArticleFeedback
+from app.search.models import SearchQuery
+
+
+def get_library() -> Library:
+    return current_app.extensions["kb_library"]
+
+
+def find_vote(slug: str, voter: str) -> ArticleFeedback | None:
+    return db.session.scalar(
+        select(ArticleFeedback).where(ArticleFeedback.slug == slug, ArticleFeedback.voter == voter)
+    )
+
+
+def record_vote(
+    *, slug: str, voter: str, user_id: int | None, helpful: bool, comment: str | None
+) -> ArticleFeedback:
+    """Record a reader's vote: one per reader and article; voting again replaces the vote."""
+    vote = find_vote(slug, voter)
+    if vote is None:
+        vote = ArticleFeedback(slug=slug, voter=voter, user_id=user_id)
+        db.session.add(vote)
+    vote.helpful = helpful
+    vote.comment = (comment or "").strip() or None
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        # Two tabs voted at once: the other vote won the insert; update it instead.
+        vote = find_vote(slug, voter)
+        vote.helpful = helpful
+        vote.comment = (comment or "").strip() or None
+        db.session.flush()
+    return vote
+
+
+@dataclass(frozen=True)
+class QueryStat:
+    query: str
+    searches: int
+    results: int
+    clicks: int
+
+
+@dataclass(frozen=True)
+class ArticleStat:
+    slug: str
+    title: str
+    yes: int
+    no: int
+
+    @property
+    def helpful_percent(self) -> int | None:
+        total = self.yes + self.no
+        return round(100 * self.yes / total) if total else None
+
+
+@dataclass(frozen=True)
+class Insights:
+    searches: int
+    clicked: int
+    top_queries: list[QueryStat]
+    zero_result_queries: list[QueryStat]
+    articles: list[ArticleStat]
+    comments: list[ArticleFeedback]
+
+    @property
+    def click_through_percent(self) -> int | None:
+        return round(100 * self.clicked / self.searches) if self.searches else None
+
+
+def _query_stats(*conditions, limit: int) -> list[QueryStat]:
+    clicks = func.sum(case((SearchQuery.clicked_slug.is_not(None), 1), else_=0))
+    rows = db.session.execute(
+        select(
+            SearchQuery.normalised,
+            func.count(),
+            func.max(SearchQuery.result_count),
+            clicks,
+        )
+        .where(*conditions)
+        .group_by(SearchQuery.normalised)
+        .order_by(func.count().desc(), SearchQuery.normalised)
+        .limit(limit)
+    )
+    return [QueryStat(query=q, searches=n, results=r or 0, clicks=c or 0) for q, n, r, c in rows]
+
+
+def content_insights(limit: int = 20) -> Insights:
+    """Search and feedback figures for staff."""
+    searches, clicked = db.session.execute(
+        select(func.count(), func.count(SearchQuery.clicked_slug))
+    ).one()
+    library = get_library()
+    votes = db.session.execute(
+        select(
+            ArticleFeedback.slug,
+            func.sum(case((ArticleFeedback.helpful.is_(True), 1), else_=0)),
+            func.sum(case((ArticleFeedback.helpful.is_(False), 1), else_=0)),
+        ).group_by(ArticleFeedback.slug)
+    )
+    counts = {slug: (yes or 0, no or 0) for slug, yes, no in votes}
+    articles = sorted(
+        (
+            ArticleStat(slug=a.slug, title=a.title, yes=counts.get(a.slug, (0, 0))[0],
+                        no=counts.get(a.slug, (0, 0))[1])
+            for a in library.articles.values()
+        ),
+        key=lambda s: (-(s.yes + s.no), s.title),
+    )
+    comments = db.session.scalars(
+        select(ArticleFeedback)
+        .where(ArticleFeedback.comment.is_not(None))
+        .order_by(ArticleFeedback.created_at.desc())
+        .limit(limit)
+    ).all()
+    return Insights(
+        searches=searches,
+        clicked=clicked,
+        top_queries=_query_stats(limit=limit),
+        zero_result_queries=_query_stats(SearchQuery.result_count == 0, limit=limit),
+        articles=articles,
+        comments=list(comments),
+    )

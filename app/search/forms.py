@@ -1,0 +1,21 @@
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SearchField, SelectField
+from wtforms.validators import Length, NumberRange, Optional
+
+from app.kb.articles import CATEGORIES
+
+
+class SearchForm(FlaskForm):
+    """The search box; read from the query string, so no CSRF token (it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField("Search help", validators=[Optional(), Length(max=200)])
+    category = SelectField(
+        "Category",
+        choices=[("", "All categories"), *CATEGORIES.items()],
+        validators=[Optional()],
+        validate_choice=True,
+    )
+    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1, max=1000)])

@@ -1,0 +1,39 @@
+from flask import request, session
+from flask_login import current_user
+
+from app.extensions import db
+from app.kb.articles import CATEGORIES
+from app.search import bp, services
+from app.search.forms import SearchForm
+from app.web import public, render
+
+
+@bp.route("")
+@public
+def search():
+    form = SearchForm(request.args)
+    valid = form.validate()
+    query = (form.q.data or "").strip() if valid else ""
+    category = (form.category.data or None) if valid else None
+    result = None
+    if query:
+        result = services.search_articles(query, category=category, page=form.page.data or 1)
+        row = services.record_search(
+            result,
+            category=category,
+            user_id=current_user.id if current_user.is_authenticated else None,
+            previous_id=session.get("last_search_id"),
+        )
+        if row is not None:
+            db.session.commit()
+            session["last_search_id"] = row.id
+    return render(
+        "search/results.html",
+        "search/_results.html",
+        form=form,
+        query=query,
+        category=category,
+        result=result,
+        search_id=session.get("last_search_id") if result else None,
+        categories=CATEGORIES,
+    )

@@ -1,0 +1,24 @@
+// Small behaviours the server-rendered pages need; htmx does the rest.
+(function () {
+  "use strict";
+
+  // After an htmx swap, move focus to the first field with an error, or to new content that
+  // asks for it, so keyboard and screen-reader users land where the change is.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    var invalid = target.querySelector("[aria-invalid='true']");
+    var announce = target.querySelector("[data-focus-on-swap]");
+    var next = invalid || announce;
+    if (next) {
+      next.focus();
+    }
+  });
+
+  // Let 422 responses (a form with errors) be swapped like a success.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+})();

@@ -1,0 +1,94 @@
+"""The application as a whole: health, security headers, deny-by-default, errors."""
+
+import pytest
+
+from app.accounts.models import Role
+
+PUBLIC_PATHS = ["/help", "/help/getting-started", "/help/category/payments", "/help/search?q=ach",
+                "/login", "/healthz"]
+
+
+def test_healthz_answers_without_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_readyz_checks_database_and_index(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json["checks"] == {"database": "ok", "search_index": "ok"}
+
+
+@pytest.mark.parametrize("path", PUBLIC_PATHS)
+def test_public_pages_carry_security_headers(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    csp = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "HX-Request" in response.headers.get("Vary", "")
+
+
+def test_every_route_is_private_unless_marked_public(app):
+    """Deny by default: the list of public endpoints is exactly what we mean to publish."""
+    public = sorted(
+        endpoint for endpoint, view in app.view_functions.items()
+        if getattr(view, "is_public", False)
+    )
+    assert public == [
+        "auth.login", "auth.logout", "dashboard.index", "health.healthz", "health.readyz",
+        "kb.article", "kb.category", "kb.feedback", "kb.index", "search.search",
+    ]
+
+
+def test_anonymous_dashboard_redirects_to_help(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/help")
+
+
+def test_insights_require_sign_in(client):
+    response = client.get("/help/insights")
+    assert response.status_code == 302
+    assert "/login?next=" in response.headers["Location"]
+
+
+def test_insights_from_htmx_redirect_with_header(client):
+    response = client.get("/help/insights", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert "/login" in response.headers["HX-Redirect"]
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.BILLING, Role.VIEWER])
+def test_signed_in_pages_are_not_cached(client, factory, login, role):
+    login(factory.user(role))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    response = client.get("/help/no-such-article")
+    assert response.status_code == 404
+    assert "could not find that page" in response.get_data(as_text=True)
+
+
+def test_404_fragment_for_htmx(client):
+    response = client.get("/help/no-such-article", headers={"HX-Request": "true"})
+    assert response.status_code == 404
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and "error-box" in body
+
+
+def test_unexpected_error_is_a_500_page_that_changes_nothing(app, client, monkeypatch):
+    def boom():
+        raise RuntimeError("boom")
+
+    boom.is_public = True
+    monkeypatch.setitem(app.view_functions, "health.healthz", boom)
+    response = client.get("/healthz")
+    assert response.status_code == 500
+    assert "Nothing was changed" in response.get_data(as_text=True)
