@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from app.config import BASE_DIR, DevelopmentConfig
+from app.config import BASE_DIR, DEVELOPMENT_SECRET_KEY, DevelopmentConfig
 
 
 def create_app(config: object | None = None) -> Flask:
@@ -12,6 +12,8 @@ def create_app(config: object | None = None) -> Flask:
         template_folder=str(BASE_DIR / "templates"),
     )
     app.config.from_object(config or DevelopmentConfig)
+    if app.config["REQUIRE_SECRET_KEY"] and app.config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY:
+        raise RuntimeError("Set SECRET_KEY to a long random value to run in production.")
 
     from app import formatting
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
@@ -38,13 +40,8 @@ def create_app(config: object | None = None) -> Flask:
     init_web(app)
     init_errors(app)
 
-    from app.kb.articles import load_library
-    from app.search.engine import SearchIndex
-    from app.search.services import ensure_index
+    from app.kb.services import init_library
+    from app.search.services import init_search
 
-    library = load_library(app.config["CONTENT_DIR"], app)
-    app.extensions["kb_library"] = library
-    app.extensions["search_index"] = SearchIndex(app.config["SEARCH_INDEX_DIR"])
-    if app.config["SEARCH_AUTO_REINDEX"]:
-        ensure_index(app, library)
+    init_search(app, init_library(app))
     return app

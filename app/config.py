@@ -15,8 +15,14 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+DEVELOPMENT_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - refused in production
+
+
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-key-change-me")
+    """Production settings: HTTPS-only cookies, and a real SECRET_KEY is required."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+    REQUIRE_SECRET_KEY = True
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}"
     )
@@ -47,10 +53,12 @@ class DevelopmentConfig(Config):
     """`make run` serves plain HTTP on 127.0.0.1, so the Secure cookie flag is off there."""
 
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REQUIRE_SECRET_KEY = False
 
 
 class TestConfig(Config):
     TESTING = True
+    REQUIRE_SECRET_KEY = False
     SECRET_KEY = "test-secret-key"  # noqa: S105
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     SESSION_COOKIE_SECURE = False

@@ -92,3 +92,16 @@ def test_unexpected_error_is_a_500_page_that_changes_nothing(app, client, monkey
     response = client.get("/healthz")
     assert response.status_code == 500
     assert "Nothing was changed" in response.get_data(as_text=True)
+
+
+def test_production_refuses_the_development_secret_key(search_index_dir):
+    from app import create_app
+    from app.config import DEVELOPMENT_SECRET_KEY, Config
+
+    production = type(
+        "Production",
+        (Config,),
+        {"SECRET_KEY": DEVELOPMENT_SECRET_KEY, "SEARCH_INDEX_DIR": search_index_dir},
+    )
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(production)

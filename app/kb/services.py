@@ -2,14 +2,21 @@
 
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.kb.articles import Library
+from app.kb.articles import Library, load_library
 from app.kb.models import ArticleFeedback
 from app.search.models import SearchQuery
+
+
+def init_library(app: Flask) -> Library:
+    """Load and render every article at start. Raises ArticleError naming a bad file."""
+    library = load_library(app.config["CONTENT_DIR"], app)
+    app.extensions["kb_library"] = library
+    return library
 
 
 def get_library() -> Library:

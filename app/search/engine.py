@@ -217,6 +217,15 @@ def _parse(text: str, group) -> Query | None:
         return _parser(group).parse(words) if words else None
 
 
+def _nearest_word(corrector, word: str) -> str | None:
+    # The nearest word first: Whoosh ranks by frequency within the distance it is given.
+    for distance in (1, 2):
+        suggestions = corrector.suggest(word, limit=1, maxdist=distance, prefix=1)
+        if suggestions:
+            return suggestions[0]
+    return None
+
+
 def _correct(searcher: Searcher, text: str) -> str | None:
     """The query with each word missing from the dictionary replaced by its nearest word."""
     corrector = searcher.corrector("spell")
@@ -225,14 +234,15 @@ def _correct(searcher: Searcher, text: str) -> str | None:
     out = []
     for token in re.split(r"(\W+)", text):
         word = token.lower()
-        if WORD_RE.fullmatch(token) and len(word) > 2 and word not in STOP \
-                and reader.doc_frequency("spell", word) == 0:
-            suggestions = corrector.suggest(word, limit=1, maxdist=2, prefix=1)
-            if suggestions:
-                out.append(suggestions[0])
-                changed = True
-                continue
-        out.append(token)
+        unknown = (
+            WORD_RE.fullmatch(token)
+            and len(word) > 2
+            and word not in STOP
+            and reader.doc_frequency("spell", word) == 0
+        )
+        replacement = _nearest_word(corrector, word) if unknown else None
+        changed = changed or replacement is not None
+        out.append(replacement or token)
     return "".join(out) if changed else None
 
 

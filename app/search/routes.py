@@ -12,12 +12,14 @@ from app.web import public, render
 @public
 def search():
     form = SearchForm(request.args)
-    valid = form.validate()
-    query = (form.q.data or "").strip() if valid else ""
-    category = (form.category.data or None) if valid else None
+    form.validate()
+    # A bad category or page is dropped, never the reader's words.
+    query = (form.q.data or "").strip()[:200]
+    category = form.category.data if form.category.data and not form.category.errors else None
+    page = form.page.data if form.page.data and not form.page.errors else 1
     result = None
     if query:
-        result = services.search_articles(query, category=category, page=form.page.data or 1)
+        result = services.search_articles(query, category=category, page=page)
         row = services.record_search(
             result,
             category=category,

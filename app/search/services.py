@@ -38,9 +38,12 @@ def reindex(app: Flask, library: Library, progress=None, force: bool = True) -> 
     return len(docs)
 
 
-def ensure_index(app: Flask, library: Library) -> None:
-    """At start: rebuild when the articles changed since the live index was built."""
-    if index_version(app.config["SEARCH_INDEX_DIR"]) != library.content_hash:
+def init_search(app: Flask, library: Library) -> None:
+    """At start: open the index, rebuilt first when the articles changed since it was built
+    (and SEARCH_AUTO_REINDEX is on)."""
+    app.extensions["search_index"] = SearchIndex(app.config["SEARCH_INDEX_DIR"])
+    stale = index_version(app.config["SEARCH_INDEX_DIR"]) != library.content_hash
+    if stale and app.config["SEARCH_AUTO_REINDEX"]:
         reindex(app, library, force=False)
 
 
