@@ -16,7 +16,11 @@ def create_app(config: object | None = None) -> Flask:
         raise RuntimeError("Set SECRET_KEY to a long random value to run in production.")
 
     from app import formatting
+
+    # Every domain's tables, so that migrations and relationships see all of them.
+    from app.erp import models as _erp_models  # noqa: F401
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
+    from app.payments import models as _payment_models  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
@@ -29,9 +33,9 @@ def create_app(config: object | None = None) -> Flask:
     limiter.init_app(app)
     formatting.init_app(app)
 
-    from app import accounts, dashboard, demo, health, kb, search
+    from app import accounts, billing, dashboard, demo, health, kb, search
 
-    for module in (accounts, dashboard, demo, health, kb, search):
+    for module in (accounts, billing, dashboard, demo, health, kb, search):
         app.register_blueprint(module.bp)
 
     from app.errors import init_errors

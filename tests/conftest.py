@@ -23,6 +23,21 @@ PASSWORD = "correct-horse-battery-7"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgresql` run on the PostgreSQL variant of `app` only (CI sets
+    TEST_DATABASE_URL); their SQLite variants are deselected, not skipped."""
+    keep, drop = [], []
+    for item in items:
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("app")
+        if item.get_closest_marker("postgresql") and backend != "postgresql":
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def search_index_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("search-index")

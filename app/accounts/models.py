@@ -30,9 +30,24 @@ class Account(db.Model):
     country: Mapped[str] = mapped_column(String(2))
     region: Mapped[str] = mapped_column(String(10))
     currency: Mapped[str] = mapped_column(String(3))
+    # Mailing address and tax details: copied onto each invoice as its bill-to snapshot.
+    address_line1: Mapped[str] = mapped_column(String(200), default="")
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100), default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    tax_id: Mapped[str | None] = mapped_column(String(40))
+    tax_exempt: Mapped[bool] = mapped_column(default=False)
+    payment_terms_days: Mapped[int] = mapped_column(default=30)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="account")
+
+    @property
+    def address_lines(self) -> list[str]:
+        """The mailing address as printed on an invoice."""
+        city_line = " ".join(part for part in (self.city, self.region, self.postal_code) if part)
+        lines = [self.address_line1, self.address_line2 or "", city_line, self.country]
+        return [line for line in lines if line]
 
 
 class User(UserMixin, db.Model):

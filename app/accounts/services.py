@@ -56,10 +56,12 @@ def normalise_email(email: str) -> str:
 
 
 def create_account(
-    *, number: str, legal_name: str, country: str, region: str, currency: str
+    *, number: str, legal_name: str, country: str, region: str, currency: str, **details
 ) -> Account:
+    """A reseller account. `details`: address, tax and payment-terms fields of Account."""
     account = Account(
-        number=number, legal_name=legal_name, country=country, region=region, currency=currency
+        number=number, legal_name=legal_name, country=country, region=region, currency=currency,
+        **details,
     )
     db.session.add(account)
     db.session.flush()

@@ -5,7 +5,7 @@
   // After an htmx swap, move focus to the first field with an error, or to new content that
   // asks for it, so keyboard and screen-reader users land where the change is.
   document.addEventListener("htmx:afterSwap", function (event) {
-    var target = event.detail.target;
+    var target = event.target;  // the new element: an outerHTML swap replaces detail.target
     var invalid = target.querySelector("[aria-invalid='true']");
     var announce = target.querySelector("[data-focus-on-swap]");
     var next = invalid || announce;

@@ -1,0 +1,342 @@
+"""The billing run: one invoice per account and period, issued from the account's
+subscriptions, usage and one-time fees (rated by app.billing.rating).
+
+Idempotent: an invoice carries the key "<account id>:<period>", unique in the database, and an
+account already billed for the period is skipped. Resumable: each account is billed and
+committed in a transaction of its own, so a run that stops part-way is finished by running it
+again. Several workers may run one period at once on PostgreSQL: each locks the account it
+bills with FOR UPDATE SKIP LOCKED and passes over the accounts another worker holds.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts.models import Account
+from app.billing.models import (
+    ChargeModel,
+    DocumentSequence,
+    EndCustomer,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    OneTimeCharge,
+    Product,
+    Subscription,
+    SubscriptionChange,
+    TaxRate,
+    UsageRecord,
+)
+from app.billing.rating import Change, DraftLine, OneTimeFee, Period, Terms, rate_period
+from app.erp.services import record_event
+from app.extensions import db
+from app.money import ZERO, line_tax
+
+NO_END_CUSTOMER = "Account charges"
+
+
+class BillingError(Exception):
+    """The run cannot bill this period (e.g. it is before the cutover)."""
+
+
+@dataclass
+class RunResult:
+    period: str
+    issued: list[str] = field(default_factory=list)  # invoice numbers
+    already_billed: int = 0
+    nothing_to_bill: int = 0
+    held_by_another_worker: int = 0
+
+    @property
+    def accounts_seen(self) -> int:
+        return (len(self.issued) + self.already_billed + self.nothing_to_bill
+                + self.held_by_another_worker)
+
+
+def next_document_number(kind: str, year: int) -> str:
+    """The next number of the year for `kind` ("INV", "CN"): gapless, because the counter row
+    stays locked until the issuing transaction commits or rolls back."""
+    bump = (
+        update(DocumentSequence)
+        .where(DocumentSequence.kind == kind, DocumentSequence.year == year)
+        .values(last_number=DocumentSequence.last_number + 1)
+        .returning(DocumentSequence.last_number)
+    )
+    number = db.session.execute(bump).scalar()
+    if number is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(DocumentSequence(kind=kind, year=year, last_number=0))
+        except IntegrityError:
+            pass  # another transaction created the counter first
+        number = db.session.execute(bump).scalar_one()
+    return f"{kind}-{year}-{number:06d}"
+
+
+def tax_rate_for(account: Account, on: date) -> Decimal:
+    """The account's sales tax rate on a day; zero when it is exempt or no rate applies."""
+    if account.tax_exempt:
+        return Decimal("0")
+    rate = db.session.scalar(
+        select(TaxRate.rate)
+        .where(TaxRate.country == account.country, TaxRate.region == account.region,
+               TaxRate.valid_from <= on)
+        .order_by(TaxRate.valid_from.desc())
+        .limit(1)
+    )
+    return rate if rate is not None else Decimal("0")
+
+
+def load_terms(account_id: int, period: Period) -> list[Terms]:
+    """The account's subscriptions that can carry a charge in `period`, with their changes."""
+    rows = db.session.execute(
+        select(Subscription, Product, EndCustomer.name)
+        .join(Product, Subscription.product_id == Product.id)
+        .join(EndCustomer, Subscription.end_customer_id == EndCustomer.id)
+        .where(
+            Subscription.account_id == account_id,
+            Subscription.start_date <= period.start,
+            (Subscription.end_date.is_(None)) | (Subscription.end_date >= period.previous_start),
+        )
+        .order_by(Subscription.id)
+    ).all()
+    ids = [subscription.id for subscription, _, _ in rows]
+    changes: dict[int, list[Change]] = {}
+    if ids:
+        for change in db.session.scalars(
+            select(SubscriptionChange)
+            .where(SubscriptionChange.subscription_id.in_(ids),
+                   SubscriptionChange.effective_date <= period.start)
+            .order_by(SubscriptionChange.effective_date, SubscriptionChange.id)
+        ):
+            changes.setdefault(change.subscription_id, []).append(
+                Change(change.effective_date, change.quantity, change.unit_price)
+            )
+    return [
+        Terms(
+            id=subscription.id,
+            end_customer_id=subscription.end_customer_id,
+            end_customer_name=customer_name,
+            name=product.name,
+            sku=product.sku,
+            charge_model=product.charge_model,
+            cycle=subscription.cycle,
+            start_date=subscription.start_date,
+            end_date=subscription.end_date,
+            quantity=subscription.quantity,
+            unit_price=subscription.unit_price,
+            changes=tuple(changes.get(subscription.id, ())),
+        )
+        for subscription, product, customer_name in rows
+    ]
+
+
+def load_usage(account_id: int, period: Period) -> dict[int, Decimal]:
+    rows = db.session.execute(
+        select(UsageRecord.subscription_id, func.sum(UsageRecord.quantity))
+        .join(Subscription, UsageRecord.subscription_id == Subscription.id)
+        .join(Product, Subscription.product_id == Product.id)
+        .where(
+            Subscription.account_id == account_id,
+            Product.charge_model == ChargeModel.USAGE,
+            UsageRecord.usage_date >= period.previous_start,
+            UsageRecord.usage_date <= period.previous_end,
+        )
+        .group_by(UsageRecord.subscription_id)
+    )
+    return {subscription_id: Decimal(total) for subscription_id, total in rows}
+
+
+def load_fees(account_id: int, period: Period) -> list[OneTimeFee]:
+    """One-time fees dated up to the previous month's end and not invoiced yet."""
+    rows = db.session.execute(
+        select(OneTimeCharge, EndCustomer.name, Product.name)
+        .outerjoin(EndCustomer, OneTimeCharge.end_customer_id == EndCustomer.id)
+        .outerjoin(Subscription, OneTimeCharge.subscription_id == Subscription.id)
+        .outerjoin(Product, Subscription.product_id == Product.id)
+        .where(
+            OneTimeCharge.account_id == account_id,
+            OneTimeCharge.invoice_id.is_(None),
+            OneTimeCharge.charge_date <= period.previous_end,
+        )
+        .order_by(OneTimeCharge.charge_date, OneTimeCharge.id)
+    ).all()
+    return [
+        OneTimeFee(
+            id=fee.id,
+            end_customer_id=fee.end_customer_id,
+            end_customer_name=customer or NO_END_CUSTOMER,
+            subscription_id=fee.subscription_id,
+            subscription_name=product or "One-time services",
+            description=fee.description,
+            amount=fee.amount,
+            charge_date=fee.charge_date,
+        )
+        for fee, customer, product in rows
+    ]
+
+
+def _lock_account(account_id: int) -> Account | None:
+    """Lock the account row for this transaction; None when another worker holds it."""
+    query = select(Account).where(Account.id == account_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return db.session.scalar(query)
+
+
+def billing_key(account_id: int, period: Period) -> str:
+    return f"{account_id}:{period.key}"
+
+
+def issue_invoice(account: Account, period: Period, lines: list[DraftLine]) -> Invoice:
+    """Number, total and store an invoice with its lines, and record `invoice.issued`."""
+    rate = tax_rate_for(account, period.start)
+    taxes = [line_tax(line.amount, rate) for line in lines]
+    subtotal = sum((line.amount for line in lines), ZERO)
+    tax_total = sum(taxes, ZERO)
+    invoice = Invoice(
+        number=next_document_number("INV", period.start.year),
+        account_id=account.id,
+        billing_key=billing_key(account.id, period),
+        period_start=period.start,
+        period_end=period.end,
+        issue_date=period.start,
+        due_date=period.start + timedelta(days=account.payment_terms_days),
+        currency=account.currency,
+        bill_to_name=account.legal_name,
+        bill_to_address="\n".join(account.address_lines),
+        bill_to_tax_id=account.tax_id,
+        tax_exempt=account.tax_exempt,
+        subtotal=subtotal,
+        tax_total=tax_total,
+        total=subtotal + tax_total,
+        credit_applied=ZERO,
+        amount_paid=ZERO,
+        status=InvoiceStatus.PAID if subtotal + tax_total <= 0 else InvoiceStatus.OPEN,
+        line_count=len(lines),
+    )
+    db.session.add(invoice)
+    db.session.flush()
+    db.session.execute(
+        insert(InvoiceLine),
+        [
+            {
+                "invoice_id": invoice.id,
+                "position": position,
+                "end_customer_id": line.end_customer_id,
+                "end_customer_name": line.end_customer_name,
+                "subscription_id": line.subscription_id,
+                "subscription_name": line.subscription_name,
+                "sku": line.sku,
+                "charge_type": line.charge_type,
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "amount": line.amount,
+                "tax_rate": rate,
+                "tax": tax,
+                "service_start": line.service_start,
+                "service_end": line.service_end,
+            }
+            for position, (line, tax) in enumerate(zip(lines, taxes, strict=True), start=1)
+        ],
+    )
+    record_event(
+        "invoice.issued",
+        account_id=account.id,
+        payload={
+            "invoice_number": invoice.number,
+            "account_number": account.number,
+            "period": period.key,
+            "issue_date": invoice.issue_date.isoformat(),
+            "due_date": invoice.due_date.isoformat(),
+            "currency": invoice.currency,
+            "subtotal": str(invoice.subtotal),
+            "tax": str(invoice.tax_total),
+            "total": str(invoice.total),
+            "lines": invoice.line_count,
+        },
+    )
+    return invoice
+
+
+def bill_account(account_id: int, period: Period) -> tuple[str, Invoice | None]:
+    """Bill one account for `period` in the current transaction (the caller commits).
+
+    Returns the outcome — "issued", "already_billed", "nothing_to_bill" or "held" (another
+    worker has the account) — and the invoice issued, if any.
+    """
+    account = _lock_account(account_id)
+    if account is None:
+        return "held", None
+    key = billing_key(account_id, period)
+    if db.session.scalar(select(Invoice.id).where(Invoice.billing_key == key)) is not None:
+        return "already_billed", None
+    fees = load_fees(account_id, period)
+    lines = rate_period(load_terms(account_id, period), period,
+                        load_usage(account_id, period), fees)
+    if not lines:
+        return "nothing_to_bill", None
+    invoice = issue_invoice(account, period, lines)
+    if fees:
+        db.session.execute(
+            update(OneTimeCharge)
+            .where(OneTimeCharge.id.in_([fee.id for fee in fees]))
+            .values(invoice_id=invoice.id)
+        )
+    return "issued", invoice
+
+
+def check_period(period: Period, cutover: date, today: date) -> None:
+    """Raises BillingError for a period before the cutover month or after the current one."""
+    if period.start < cutover.replace(day=1):
+        raise BillingError(
+            f"{period.key} is before the cutover ({cutover.isoformat()}): those invoices are "
+            "historical; import them with `flask legacy import`."
+        )
+    if period.start > today:
+        raise BillingError(f"{period.key} has not started yet.")
+
+
+def run_billing(
+    period: Period,
+    *,
+    account_ids: list[int] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Bill every account (or `account_ids`) for `period`, committing account by account."""
+    result = RunResult(period=period.key)
+    if account_ids is None:
+        billed = select(Invoice.account_id).where(Invoice.period_start == period.start,
+                                                  Invoice.billing_key.is_not(None))
+        account_ids = list(db.session.scalars(
+            select(Account.id).where(Account.id.not_in(billed)).order_by(Account.id)
+        ))
+        result.already_billed = db.session.scalar(
+            select(func.count()).select_from(billed.subquery())
+        ) or 0
+        db.session.commit()
+    for account_id in account_ids:
+        try:
+            outcome, invoice = bill_account(account_id, period)
+            number = invoice.number if invoice else None
+            db.session.commit()
+        except IntegrityError:
+            # Another worker issued this account's invoice between our check and insert.
+            db.session.rollback()
+            outcome, number = "already_billed", None
+        if outcome == "issued":
+            result.issued.append(number)
+        elif outcome == "already_billed":
+            result.already_billed += 1
+        elif outcome == "nothing_to_bill":
+            result.nothing_to_bill += 1
+        else:
+            result.held_by_another_worker += 1
+        if progress:
+            progress(1)
+    return result

@@ -1,0 +1,41 @@
+"""The billing domain's tables: the catalog and what resellers buy, and what they are billed."""
+
+from app.billing.models.catalog import (
+    BillingCycle,
+    ChargeModel,
+    EndCustomer,
+    OneTimeCharge,
+    Product,
+    Subscription,
+    SubscriptionChange,
+    SubscriptionStatus,
+    TaxRate,
+    UsageRecord,
+)
+from app.billing.models.invoices import (
+    ChargeType,
+    CreditNote,
+    DocumentSequence,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+)
+
+__all__ = [
+    "BillingCycle",
+    "ChargeModel",
+    "ChargeType",
+    "CreditNote",
+    "DocumentSequence",
+    "EndCustomer",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "OneTimeCharge",
+    "Product",
+    "Subscription",
+    "SubscriptionChange",
+    "SubscriptionStatus",
+    "TaxRate",
+    "UsageRecord",
+]

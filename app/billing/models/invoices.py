@@ -1,0 +1,145 @@
+"""Invoices (immutable once issued, with a bill-to snapshot), their lines, and credit notes."""
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import Account, utcnow
+from app.billing.models.catalog import _enum
+from app.extensions import db
+
+MONEY = Numeric(14, 2)
+
+
+class InvoiceStatus(enum.StrEnum):
+    OPEN = "open"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    VOID = "void"
+
+
+class ChargeType(enum.StrEnum):
+    RECURRING = "recurring"
+    USAGE = "usage"
+    ONE_TIME = "one_time"
+    PRORATION = "proration"
+
+    @property
+    def label(self) -> str:
+        return CHARGE_TYPE_LABELS[self]
+
+
+CHARGE_TYPE_LABELS = {
+    ChargeType.RECURRING: "Recurring",
+    ChargeType.USAGE: "Usage",
+    ChargeType.ONE_TIME: "One-time",
+    ChargeType.PRORATION: "Proration / adjustment",
+}
+
+
+class DocumentSequence(db.Model):
+    """The last number given to a kind of document in a year: gapless, because the row is
+    updated in the transaction that issues the document."""
+
+    __tablename__ = "document_sequences"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # "INV", "CN"
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class Invoice(db.Model):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint("total = subtotal + tax_total", name="total_is_lines_plus_tax"),
+        CheckConstraint("due_date >= issue_date", name="due_after_issue"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # "<account id>:<YYYY-MM>" for invoices of the billing run: one per account and period.
+    billing_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    issue_date: Mapped[date] = mapped_column(index=True)
+    due_date: Mapped[date]
+    po_number: Mapped[str | None] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    # The bill-to as it was at issue: later account changes do not alter issued invoices.
+    bill_to_name: Mapped[str] = mapped_column(String(200))
+    bill_to_address: Mapped[str] = mapped_column(Text)
+    bill_to_tax_id: Mapped[str | None] = mapped_column(String(40))
+    tax_exempt: Mapped[bool] = mapped_column(default=False)
+    subtotal: Mapped[Decimal] = mapped_column(MONEY)
+    tax_total: Mapped[Decimal] = mapped_column(MONEY)
+    total: Mapped[Decimal] = mapped_column(MONEY)
+    credit_applied: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    amount_paid: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus), index=True)
+    line_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[Account] = relationship()
+    lines: Mapped[list["InvoiceLine"]] = relationship(
+        order_by="InvoiceLine.position", back_populates="invoice", lazy="raise"
+    )
+
+    @property
+    def balance_due(self) -> Decimal:
+        return self.total - self.credit_applied - self.amount_paid
+
+    def is_overdue(self, today: date) -> bool:
+        return (
+            self.status in (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
+            and self.due_date < today
+        )
+
+    @property
+    def bill_to_lines(self) -> list[str]:
+        return self.bill_to_address.splitlines()
+
+
+class InvoiceLine(db.Model):
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    position: Mapped[int]
+    # Names are copied so the invoice reads the same after a rename.
+    end_customer_id: Mapped[int | None] = mapped_column(ForeignKey("end_customers.id"))
+    end_customer_name: Mapped[str] = mapped_column(String(200))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    subscription_name: Mapped[str] = mapped_column(String(200))
+    sku: Mapped[str | None] = mapped_column(String(40))
+    charge_type: Mapped[ChargeType] = mapped_column(_enum(ChargeType))
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(7, 5))
+    tax: Mapped[Decimal] = mapped_column(MONEY)
+    service_start: Mapped[date]
+    service_end: Mapped[date]
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class CreditNote(db.Model):
+    """A correction of an issued invoice, or credit granted to the account."""
+
+    __tablename__ = "credit_notes"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    issue_date: Mapped[date]
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Invoice pages (added in the following commits)."""

@@ -1,0 +1,1 @@
+"""Integration with the back-office ERP: the outbox of business events."""
