@@ -326,8 +326,11 @@ def run_billing(
             number = invoice.number if invoice else None
             db.session.commit()
         except IntegrityError:
-            # Another worker issued this account's invoice between our check and insert.
             db.session.rollback()
+            key = billing_key(account_id, period)
+            if db.session.scalar(select(Invoice.id).where(Invoice.billing_key == key)) is None:
+                raise
+            # Another worker issued this account's invoice between our check and insert.
             outcome, number = "already_billed", None
         if outcome == "issued":
             result.issued.append(number)

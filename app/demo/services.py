@@ -1,9 +1,14 @@
 """The demo data of the public contract (SPEC §3)."""
 
-from sqlalchemy import select
+import random
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
 
 from app.accounts.models import Account, Role, User
 from app.accounts.services import count_users, create_account, create_user
+from app.demo import billing_data
 from app.extensions import db
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - published in the README for the demo
@@ -14,6 +19,11 @@ DEMO_ACCOUNTS = [
         "country": "US",
         "region": "WA",
         "currency": "USD",
+        "details": {
+            "address_line1": "1200 Westlake Avenue North", "address_line2": "Suite 800",
+            "city": "Seattle", "postal_code": "98109", "tax_id": "91-1144442",
+        },
+        "billing": {"customers": 14, "per_customer": (4, 6), "leave_open": 3},
         "users": [
             ("admin@northwind.example", "Nora Admin", Role.ADMIN),
             ("billing@northwind.example", "Bill Northwind", Role.BILLING),
@@ -26,6 +36,11 @@ DEMO_ACCOUNTS = [
         "country": "CA",
         "region": "ON",
         "currency": "CAD",
+        "details": {
+            "address_line1": "220 Bay Street", "address_line2": None, "city": "Toronto",
+            "postal_code": "M5J 2W4", "tax_id": "123456782RT0001",
+        },
+        "billing": {"customers": 5, "per_customer": (3, 5), "leave_open": 2},
         "users": [("admin@contoso.example", "Connor Admin", Role.ADMIN)],
     },
 ]
@@ -36,8 +51,10 @@ def database_is_empty() -> bool:
     return count_users() == 0
 
 
-def seed_demo() -> list[User]:
-    """Create the demo accounts and users that do not exist yet. Returns the users created."""
+def seed_demo(today: date | None = None) -> list[User]:
+    """Create the demo accounts, users and billing history that do not exist yet. Returns the
+    users created. The history is made by running the billing engine month by month."""
+    today = today or date.today()
     created = []
     for spec in DEMO_ACCOUNTS:
         account = db.session.scalar(select(Account).where(Account.number == spec["number"]))
@@ -48,7 +65,9 @@ def seed_demo() -> list[User]:
                 country=spec["country"],
                 region=spec["region"],
                 currency=spec["currency"],
+                **spec["details"],
             )
+            _seed_billing(account, spec["billing"], today)
         for email, name, role in spec["users"]:
             if db.session.scalar(select(User).where(User.email == email)) is None:
                 created.append(
@@ -63,3 +82,51 @@ def seed_demo() -> list[User]:
                             account=None)
             )
     return created
+
+
+def _seed_billing(account: Account, plan: dict, today: date) -> None:
+    rng = random.Random(account.number)
+    products = billing_data.ensure_catalog()
+    billing_data.build_subscriptions(
+        rng, account, products, customers=plan["customers"], per_customer=plan["per_customer"],
+        first_start=date(2016, 6, 1), today=today, daily_usage=True,
+    )
+    db.session.commit()
+    cutover = current_app.config["CUTOVER_DATE"]
+    billing_data.bill_history([account.id], billing_data.months_between(cutover, today))
+    billing_data.pay_history(rng, account, leave_open=plan["leave_open"],
+                             method_labels=["Visa •••• 4242", "ACH •••• 6789"])
+    db.session.commit()
+
+
+def seed_bulk(accounts: int, months: int, today: date | None = None,
+              progress=None) -> int:
+    """Benchmark data: `accounts` more accounts of about 100 subscriptions each, billed for the
+    last `months` months (usage recorded monthly rather than daily). Returns subscriptions."""
+    today = today or date.today()
+    products = billing_data.ensure_catalog()
+    first = (today.replace(day=1) - timedelta(days=31 * (months - 1))).replace(day=1)
+    start_number = 200001 + (db.session.scalar(
+        select(func.count()).select_from(Account).where(Account.number.like("R-2%"))) or 0)
+    rng = random.Random(accounts * 1000 + months)
+    ids, total = [], 0
+    for offset in range(accounts):
+        region = rng.choice(["WA", "NY", "TX"])
+        number = start_number + offset
+        account = create_account(
+            number=f"R-{number}", legal_name=f"Bench Reseller {number}",
+            country="US", region=region, currency="USD", address_line1="1 Bench Way",
+            city="Springfield", postal_code="00001", tax_id=None,
+        )
+        total += billing_data.build_subscriptions(
+            rng, account, products, customers=10, per_customer=(8, 12), first_start=first,
+            today=today, daily_usage=False,
+        )
+        ids.append(account.id)
+        db.session.commit()
+    billing_data.bill_history(ids, billing_data.months_between(first, today), progress)
+    for account_id in ids:
+        billing_data.pay_history(rng, db.session.get(Account, account_id), leave_open=2,
+                                 method_labels=["Visa •••• 4242"])
+        db.session.commit()
+    return total

@@ -100,7 +100,7 @@ def upgrade():
     sa.Column('line_count', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('due_date >= issue_date', name=op.f('ck_invoices_due_after_issue')),
-    sa.CheckConstraint('total = subtotal + tax_total', name=op.f('ck_invoices_total_is_lines_plus_tax')),
+    sa.CheckConstraint('round(total - subtotal - tax_total, 2) = 0', name=op.f('ck_invoices_total_is_lines_plus_tax')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_invoices_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices')),
     sa.UniqueConstraint('billing_key', name=op.f('uq_invoices_billing_key')),

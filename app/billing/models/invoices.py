@@ -54,7 +54,9 @@ class DocumentSequence(db.Model):
 class Invoice(db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
-        CheckConstraint("total = subtotal + tax_total", name="total_is_lines_plus_tax"),
+        # round(…, 2): SQLite stores NUMERIC as binary floating point.
+        CheckConstraint("round(total - subtotal - tax_total, 2) = 0",
+                        name="total_is_lines_plus_tax"),
         CheckConstraint("due_date >= issue_date", name="due_after_issue"),
     )
 
