@@ -34,8 +34,9 @@ def create_app(config: object | None = None) -> Flask:
     formatting.init_app(app)
 
     from app import accounts, billing, dashboard, demo, health, kb, search
+    from app.billing import legacy_cli
 
-    for module in (accounts, billing, dashboard, demo, health, kb, search):
+    for module in (accounts, billing, legacy_cli, dashboard, demo, health, kb, search):
         app.register_blueprint(module.bp)
 
     from app.errors import init_errors

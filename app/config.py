@@ -32,6 +32,9 @@ class Config:
     # Rebuild the search index at start when the articles changed since it was built.
     SEARCH_AUTO_REINDEX = _env_bool("SEARCH_AUTO_REINDEX", True)
     SEARCH_PAGE_SIZE = 10
+    PDF_FONT_DIR = Path(
+        os.environ.get("PDF_FONT_DIR", BASE_DIR / "node_modules" / "dejavu-fonts-ttf" / "ttf")
+    )
     CUTOVER_DATE = date.fromisoformat(os.environ.get("CUTOVER_DATE", "2018-04-02"))
 
     # Session security (SPEC §14).

@@ -1,5 +1,6 @@
 """Extensions, created unbound and initialised in the application factory."""
 
+import enum
 from datetime import UTC, datetime
 
 from flask_htmx import HTMX
@@ -49,6 +50,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def enum_column(kind: type[enum.Enum]) -> db.Enum:
+    """A string column holding an enum's values (portable: no native enum type)."""
+    return db.Enum(
+        kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+    )
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

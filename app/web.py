@@ -70,6 +70,21 @@ def roles_required(*roles: str) -> Callable:
     return decorator
 
 
+def current_account_id() -> int:
+    """The signed-in reseller's account id; 403 for users without one (distributor staff)."""
+    account_id = getattr(current_user, "account_id", None)
+    if account_id is None:
+        abort(403)
+    return account_id
+
+
+def send_download(body: bytes | str, *, filename: str, mimetype: str) -> Response:
+    """A file download (PDF, CSV) that is never cached and names its file."""
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 def _require_login() -> Response | None:
     if request.endpoint is None or request.endpoint == "static":
         return None

@@ -1,1 +1,152 @@
-"""Invoice pages (added in the following commits)."""
+from datetime import date
+
+from flask import current_app, redirect, request, url_for
+
+from app.accounts.models import Account
+from app.billing import bp, exports
+from app.billing.forms import DateRangeForm, InvoiceFilterForm
+from app.billing.history import get_historical_or_404, historical_lines, list_historical
+from app.billing.invoices import (
+    STATUS_FILTERS,
+    InvoiceFilters,
+    customer_lines,
+    get_invoice_or_404,
+    invoice_groups,
+    list_invoices,
+    nest_lines,
+)
+from app.billing.statement import Statement, build_statement, default_range
+from app.extensions import db
+from app.web import current_account_id, is_fragment_request, render, send_download
+
+
+def _filters(form: InvoiceFilterForm) -> InvoiceFilters:
+    """The valid filters of the form; a field with an error is left out (and shown)."""
+    def valid(field, default=None):
+        return field.data if field.data and not field.errors else default
+
+    return InvoiceFilters(
+        status=valid(form.status, "all"),
+        date_from=valid(form.date_from),
+        date_to=valid(form.date_to),
+        q=(valid(form.q, "") or "").strip(),
+        sort=valid(form.sort, "-issue_date"),
+        page=valid(form.page, 1),
+    )
+
+
+@bp.route("/invoices")
+def invoice_list():
+    form = InvoiceFilterForm(request.args)
+    form.validate()
+    filters = _filters(form)
+    today = date.today()
+    return render(
+        "billing/invoices.html",
+        "billing/_invoice_table.html",
+        form=form,
+        filters=filters,
+        result=list_invoices(current_account_id(), filters, today),
+        status_labels=STATUS_FILTERS,
+        today=today,
+    )
+
+
+@bp.route("/invoices/<number>")
+def invoice_detail(number: str):
+    invoice = get_invoice_or_404(current_account_id(), number)
+    groups = invoice_groups(invoice)
+    expanded = request.args.get("expand")
+    lines = customer_lines(invoice, expanded) if expanded else None
+    return render("billing/invoice.html", invoice=invoice, groups=groups, expanded=expanded,
+                  expanded_lines=lines, expanded_nested=nest_lines(lines or []),
+                  today=date.today())
+
+
+@bp.route("/invoices/<number>/customers/<key>")
+def invoice_customer_lines(number: str, key: str):
+    invoice = get_invoice_or_404(current_account_id(), number)
+    lines = customer_lines(invoice, key)
+    if is_fragment_request():
+        return render("billing/_customer_lines.html", invoice=invoice, lines=lines,
+                      nested=nest_lines(lines))
+    return redirect(url_for("billing.invoice_detail", number=number, expand=key,
+                            _anchor=f"customer-{key}"))
+
+
+@bp.route("/invoices/<number>.pdf")
+def invoice_pdf(number: str):
+    invoice = get_invoice_or_404(current_account_id(), number)
+    return send_download(exports.invoice_pdf(invoice), filename=f"{invoice.number}.pdf",
+                         mimetype="application/pdf")
+
+
+@bp.route("/invoices/<number>.csv")
+def invoice_csv(number: str):
+    invoice = get_invoice_or_404(current_account_id(), number)
+    return send_download(exports.invoice_csv(invoice), filename=f"{invoice.number}.csv",
+                         mimetype="text/csv")
+
+
+@bp.route("/history")
+def history():
+    page = request.args.get("page", 1, type=int)
+    return render("billing/history.html", result=list_historical(current_account_id(), page),
+                  cutover=current_app.config["CUTOVER_DATE"])
+
+
+@bp.route("/history/<number>")
+def historical_invoice(number: str):
+    invoice = get_historical_or_404(current_account_id(), number)
+    return render("billing/historical_invoice.html", invoice=invoice,
+                  lines=historical_lines(invoice))
+
+
+@bp.route("/history/<number>.pdf")
+def historical_pdf(number: str):
+    invoice = get_historical_or_404(current_account_id(), number)
+    return send_download(exports.historical_pdf(invoice), filename=f"{invoice.number}.pdf",
+                         mimetype="application/pdf")
+
+
+@bp.route("/history/<number>.csv")
+def historical_csv(number: str):
+    invoice = get_historical_or_404(current_account_id(), number)
+    return send_download(exports.historical_csv(invoice), filename=f"{invoice.number}.csv",
+                         mimetype="text/csv")
+
+
+def _statement() -> tuple[DateRangeForm, Statement]:
+    form = DateRangeForm(request.args)
+    form.validate()
+    default_from, default_to = default_range(date.today())
+    date_from = form.date_from.data if form.date_from.data and not form.date_from.errors \
+        else default_from
+    date_to = form.date_to.data if form.date_to.data and not form.date_to.errors else default_to
+    if date_to < date_from:
+        date_from, date_to = default_from, default_to
+    account = db.session.get(Account, current_account_id())
+    return form, build_statement(account, date_from, date_to)
+
+
+@bp.route("/statement")
+def statement():
+    form, result = _statement()
+    return render("billing/statement.html", "billing/_statement.html", form=form,
+                  statement=result)
+
+
+@bp.route("/statement.pdf")
+def statement_pdf():
+    _, result = _statement()
+    return send_download(exports.statement_pdf(result),
+                         filename=f"statement-{result.date_from}-{result.date_to}.pdf",
+                         mimetype="application/pdf")
+
+
+@bp.route("/statement.csv")
+def statement_csv():
+    _, result = _statement()
+    return send_download(exports.statement_csv(result),
+                         filename=f"statement-{result.date_from}-{result.date_to}.csv",
+                         mimetype="text/csv")

@@ -17,6 +17,5 @@ def index():
     return render(
         "dashboard/index.html",
         account=current_user.account,
-        help_articles=library.for_page("dashboard.index"),
         whats_changed=library.get("control-panel-changes"),
     )

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Account, Role, User
 from app.accounts.services import count_users, create_account, create_user
-from app.demo import billing_data
+from app.demo import billing_data, legacy_data
 from app.extensions import db
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - published in the README for the demo
@@ -93,6 +93,7 @@ def _seed_billing(account: Account, plan: dict, today: date) -> None:
     )
     db.session.commit()
     cutover = current_app.config["CUTOVER_DATE"]
+    legacy_data.import_demo_history(account, cutover)
     billing_data.bill_history([account.id], billing_data.months_between(cutover, today))
     billing_data.pay_history(rng, account, leave_open=plan["leave_open"],
                              method_labels=["Visa •••• 4242", "ACH •••• 6789"])

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -13,9 +13,16 @@ from app.search.models import SearchQuery
 
 
 def init_library(app: Flask) -> Library:
-    """Load and render every article at start. Raises ArticleError naming a bad file."""
+    """Load and render every article at start. Raises ArticleError naming a bad file. Every
+    page then gets `page_help`: the articles whose front matter names its endpoint."""
     library = load_library(app.config["CONTENT_DIR"], app)
     app.extensions["kb_library"] = library
+
+    @app.context_processor
+    def page_help() -> dict:
+        endpoint = request.endpoint or ""
+        return {"page_help": library.for_page(endpoint) if "." in endpoint else []}
+
     return library
 
 

@@ -9,8 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import utcnow
-from app.billing.models.catalog import _enum
-from app.extensions import db
+from app.extensions import db, enum_column
 
 
 class PaymentStatus(enum.StrEnum):
@@ -30,7 +29,7 @@ class Payment(db.Model):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3))
     method_label: Mapped[str] = mapped_column(String(80))  # "Visa •••• 4242", "ACH •••• 6789"
-    status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus))
+    status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus))
     received_on: Mapped[date] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -20,6 +20,7 @@ from app.billing.models.invoices import (
     InvoiceLine,
     InvoiceStatus,
 )
+from app.billing.models.legacy import HistoricalInvoice, HistoricalInvoiceLine
 
 __all__ = [
     "BillingCycle",
@@ -28,6 +29,8 @@ __all__ = [
     "CreditNote",
     "DocumentSequence",
     "EndCustomer",
+    "HistoricalInvoice",
+    "HistoricalInvoiceLine",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",

@@ -8,13 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import utcnow
-from app.extensions import db
-
-
-def _enum(kind: type[enum.Enum]) -> db.Enum:
-    return db.Enum(
-        kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
-    )
+from app.extensions import db, enum_column
 
 
 class ChargeModel(enum.StrEnum):
@@ -40,7 +34,7 @@ class Product(db.Model):
     sku: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     vendor: Mapped[str] = mapped_column(String(100))
-    charge_model: Mapped[ChargeModel] = mapped_column(_enum(ChargeModel))
+    charge_model: Mapped[ChargeModel] = mapped_column(enum_column(ChargeModel))
     unit: Mapped[str] = mapped_column(String(20))  # "seat", "GB", "hour" …
     list_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
 
@@ -71,11 +65,11 @@ class Subscription(db.Model):
     # The quantity and price at the start; later values come from dated changes.
     quantity: Mapped[int]
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
-    cycle: Mapped[BillingCycle] = mapped_column(_enum(BillingCycle))
+    cycle: Mapped[BillingCycle] = mapped_column(enum_column(BillingCycle))
     start_date: Mapped[date]
     end_date: Mapped[date | None]  # the last day of service
     status: Mapped[SubscriptionStatus] = mapped_column(
-        _enum(SubscriptionStatus), default=SubscriptionStatus.ACTIVE
+        enum_column(SubscriptionStatus), default=SubscriptionStatus.ACTIVE
     )
 
     product: Mapped[Product] = relationship(lazy="joined")

@@ -8,8 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Account, utcnow
-from app.billing.models.catalog import _enum
-from app.extensions import db
+from app.extensions import db, enum_column
 
 MONEY = Numeric(14, 2)
 
@@ -81,7 +80,7 @@ class Invoice(db.Model):
     total: Mapped[Decimal] = mapped_column(MONEY)
     credit_applied: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
     amount_paid: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
-    status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus), index=True)
+    status: Mapped[InvoiceStatus] = mapped_column(enum_column(InvoiceStatus), index=True)
     line_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -117,7 +116,7 @@ class InvoiceLine(db.Model):
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
     subscription_name: Mapped[str] = mapped_column(String(200))
     sku: Mapped[str | None] = mapped_column(String(40))
-    charge_type: Mapped[ChargeType] = mapped_column(_enum(ChargeType))
+    charge_type: Mapped[ChargeType] = mapped_column(enum_column(ChargeType))
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))

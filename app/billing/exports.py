@@ -1,0 +1,263 @@
+"""Invoice PDF (fpdf2, with an embedded Unicode font so CA$ and € print) and line-item CSV,
+both in the grouped layout of the invoice page: end customer → subscription → charge type."""
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from itertools import groupby
+
+from flask import current_app
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from app.billing.history import historical_lines
+from app.billing.invoices import all_lines, invoice_groups
+from app.billing.models import HistoricalInvoice, Invoice, InvoiceLine
+from app.billing.models.invoices import CHARGE_TYPE_LABELS
+from app.billing.statement import Statement
+from app.formatting import long_date, money
+
+CSV_COLUMNS = [
+    "invoice_number", "end_customer", "subscription", "sku", "charge_type", "description",
+    "service_start", "service_end", "quantity", "unit_price", "amount", "tax_rate", "tax",
+    "currency",
+]
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str) -> str:
+    """Text that a spreadsheet will not run as a formula (CSV injection)."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def write_csv(header: list[str], rows: Iterable[list]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def invoice_csv(invoice: Invoice) -> str:
+    return write_csv(CSV_COLUMNS, (
+        [
+            invoice.number, safe_cell(line.end_customer_name), safe_cell(line.subscription_name),
+            line.sku or "", line.charge_type.value, safe_cell(line.description),
+            line.service_start.isoformat(), line.service_end.isoformat(),
+            _plain(line.quantity), _plain(line.unit_price), f"{line.amount:.2f}",
+            _plain(line.tax_rate), f"{line.tax:.2f}", invoice.currency,
+        ]
+        for line in all_lines(invoice)
+    ))
+
+
+def _plain(value: Decimal) -> str:
+    """A Decimal without trailing zeros or exponent: 12.5000 → 12.5, 10.0000 → 10."""
+    return f"{value.normalize():f}"
+
+
+class PortalPDF(FPDF):
+    """A4 document with the portal's font and a page footer."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        fonts = current_app.config["PDF_FONT_DIR"]
+        self.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
+        self.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
+        self.set_font("DejaVu", size=9)
+        self.set_title(title)
+        self.set_creator("Partner Portal")
+        self.set_auto_page_break(auto=True, margin=18)
+        self.doc_title = title
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("DejaVu", size=7)
+        self.set_text_color(90, 90, 90)
+        self.cell(0, 5, f"{self.doc_title} · page {self.page_no()} of {{nb}}", align="C")
+        self.set_text_color(0, 0, 0)
+
+    def line_text(self, text: str, *, size: float = 9, bold: bool = False, height: float = 5,
+                  align: str = "L") -> None:
+        self.set_font("DejaVu", "B" if bold else "", size)
+        self.cell(0, height, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def row(self, cells: list[tuple[str, float, str]], *, bold: bool = False,
+            fill: bool = False) -> None:
+        """One table row: (text, width in mm, alignment) per cell."""
+        self.set_font("DejaVu", "B" if bold else "", 8)
+        for text, width, align in cells:
+            self.cell(width, 5, text, align=align, fill=fill)
+        self.ln(5)
+
+
+def invoice_pdf(invoice: Invoice) -> bytes:
+    pdf = PortalPDF(f"Invoice {invoice.number}")
+    pdf.add_page()
+    pdf.line_text("Invoice", size=18, bold=True, height=9)
+    pdf.line_text(invoice.number, size=11, bold=True)
+    pdf.ln(2)
+    overdue = invoice.is_overdue(date.today())
+    status = "Overdue" if overdue else invoice.status.value.replace("_", " ")
+    facts = [
+        ("Issue date", long_date(invoice.issue_date)),
+        ("Due date", long_date(invoice.due_date)),
+        ("Billing period", f"{long_date(invoice.period_start)} – {long_date(invoice.period_end)}"),
+        ("Status", status.capitalize()),
+    ]
+    if invoice.po_number:
+        facts.append(("PO number", invoice.po_number))
+    for label, value in facts:
+        pdf.row([(label, 35, "L"), (value, 0, "L")])
+    pdf.ln(2)
+    pdf.line_text("Bill to", bold=True)
+    for text in [invoice.bill_to_name, *invoice.bill_to_lines]:
+        pdf.line_text(text)
+    if invoice.bill_to_tax_id:
+        pdf.line_text(f"Tax ID: {invoice.bill_to_tax_id}")
+    if invoice.tax_exempt:
+        pdf.line_text("Tax exempt")
+    pdf.ln(3)
+
+    cur = invoice.currency
+    groups = invoice_groups(invoice)
+    pdf.line_text("Summary by end customer", size=11, bold=True, height=7)
+    pdf.set_fill_color(238, 242, 247)
+    pdf.row([("End customer", 100, "L"), ("Subtotal", 30, "R"), ("Tax", 25, "R"),
+             ("Total", 35, "R")], bold=True, fill=True)
+    for group in groups:
+        pdf.row([(group.name, 100, "L"), (money(group.amount, cur), 30, "R"),
+                 (money(group.tax, cur), 25, "R"), (money(group.total, cur), 35, "R")])
+    pdf.ln(1)
+    for label, value, bold in [
+        ("Subtotal", invoice.subtotal, False), ("Tax", invoice.tax_total, False),
+        ("Total", invoice.total, True), ("Credit applied", invoice.credit_applied, False),
+        ("Payments", invoice.amount_paid, False), ("Balance due", invoice.balance_due, True),
+    ]:
+        pdf.row([(label, 155, "R"), (money(value, cur), 35, "R")], bold=bold)
+
+    pdf.ln(4)
+    pdf.line_text("Details", size=11, bold=True, height=7)
+    lines = all_lines(invoice)
+    for customer, customer_lines in groupby(lines, key=lambda line: line.end_customer_name):
+        customer_lines = list(customer_lines)
+        pdf.set_fill_color(222, 230, 242)
+        pdf.row([(customer, 155, "L"),
+                 (money(sum(line.amount for line in customer_lines), cur), 35, "R")],
+                bold=True, fill=True)
+        for subscription, sub_lines in groupby(customer_lines,
+                                               key=lambda line: line.subscription_name):
+            sub_lines = list(sub_lines)
+            pdf.row([(f"  {subscription}", 155, "L"),
+                     (money(sum(line.amount for line in sub_lines), cur), 35, "R")], bold=True)
+            for charge_type, type_lines in groupby(sub_lines, key=lambda line: line.charge_type):
+                type_lines = list(type_lines)
+                _charge_rows(pdf, CHARGE_TYPE_LABELS[charge_type], type_lines, cur)
+    pdf.ln(3)
+    pdf.line_text(
+        "Tax is calculated on each line and rounded half-up to the cent; the invoice tax is "
+        "the sum of the line taxes.", size=7)
+    return bytes(pdf.output())
+
+
+def _charge_rows(pdf: PortalPDF, label: str, lines: list[InvoiceLine], currency: str) -> None:
+    pdf.row([(f"    {label}", 155, "L"),
+             (money(sum(line.amount for line in lines), currency), 35, "R")])
+    for line in lines:
+        pdf.row([(f"      {_clip(line.description, 62)}", 105, "L"),
+                 (_plain(line.quantity), 20, "R"),
+                 (money(line.unit_price, currency), 30, "R"),
+                 (money(line.amount, currency), 35, "R")])
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+HISTORY_COLUMNS = ["invoice_number", "invoice_date", "due_date", "line_number", "description",
+                   "quantity", "unit_price", "amount", "tax", "currency", "legacy_status"]
+
+
+def historical_csv(invoice: HistoricalInvoice) -> str:
+    return write_csv(HISTORY_COLUMNS, (
+        [invoice.number, invoice.invoice_date.isoformat(), invoice.due_date.isoformat(),
+         line.line_number, safe_cell(line.description), _plain(line.quantity),
+         _plain(line.unit_price), f"{line.amount:.2f}", f"{line.tax:.2f}", invoice.currency,
+         invoice.legacy_status]
+        for line in historical_lines(invoice)
+    ))
+
+
+def historical_pdf(invoice: HistoricalInvoice) -> bytes:
+    """The legacy layout: a flat list of lines."""
+    pdf = PortalPDF(f"Historical invoice {invoice.number}")
+    pdf.add_page()
+    pdf.line_text("Historical invoice", size=18, bold=True, height=9)
+    pdf.line_text(f"{invoice.number} · issued by the legacy billing system", size=10)
+    pdf.ln(2)
+    for label, value in [("Invoice date", long_date(invoice.invoice_date)),
+                         ("Due date", long_date(invoice.due_date)),
+                         ("Status in the legacy system", invoice.legacy_status.capitalize())]:
+        pdf.row([(label, 50, "L"), (value, 0, "L")])
+    pdf.ln(3)
+    cur = invoice.currency
+    pdf.set_fill_color(238, 242, 247)
+    pdf.row([("#", 10, "L"), ("Description", 95, "L"), ("Qty", 15, "R"), ("Amount", 35, "R"),
+             ("Tax", 35, "R")], bold=True, fill=True)
+    for line in historical_lines(invoice):
+        pdf.row([(str(line.line_number), 10, "L"), (_clip(line.description, 55), 95, "L"),
+                 (_plain(line.quantity), 15, "R"), (money(line.amount, cur), 35, "R"),
+                 (money(line.tax, cur), 35, "R")])
+    pdf.ln(2)
+    for label, value, bold in [("Subtotal", invoice.subtotal, False),
+                               ("Tax", invoice.tax_total, False),
+                               ("Total", invoice.total, True)]:
+        pdf.row([(label, 155, "R"), (money(value, cur), 35, "R")], bold=bold)
+    return bytes(pdf.output())
+
+
+STATEMENT_COLUMNS = ["date", "type", "reference", "description", "debit", "credit", "balance",
+                     "currency"]
+
+
+def statement_csv(statement: Statement) -> str:
+    cur = statement.currency
+    rows = [[statement.date_from.isoformat(), "Opening balance", "", "", "", "",
+             f"{statement.opening:.2f}", cur]]
+    rows += [[row.day.isoformat(), row.kind, row.reference, safe_cell(row.description),
+              f"{row.debit:.2f}" if row.debit else "", f"{row.credit:.2f}" if row.credit else "",
+              f"{row.balance:.2f}", cur] for row in statement.rows]
+    rows.append([statement.date_to.isoformat(), "Closing balance", "", "", "", "",
+                 f"{statement.closing:.2f}", cur])
+    rows += [[statement.date_to.isoformat(), "Aging", label, "", "", "", f"{amount:.2f}", cur]
+             for label, amount in statement.aging]
+    return write_csv(STATEMENT_COLUMNS, rows)
+
+
+def statement_pdf(statement: Statement) -> bytes:
+    account, cur = statement.account, statement.currency
+    pdf = PortalPDF(f"Statement of account {account.number}")
+    pdf.add_page()
+    pdf.line_text("Statement of account", size=18, bold=True, height=9)
+    pdf.line_text(f"{account.legal_name} · {account.number}", size=10)
+    pdf.line_text(f"{long_date(statement.date_from)} – {long_date(statement.date_to)}")
+    pdf.ln(3)
+    pdf.set_fill_color(238, 242, 247)
+    pdf.row([("Date", 25, "L"), ("Type", 22, "L"), ("Reference", 38, "L"),
+             ("Debit", 33, "R"), ("Credit", 33, "R"), ("Balance", 39, "R")], bold=True, fill=True)
+    pdf.row([(statement.date_from.isoformat(), 25, "L"), ("Opening balance", 93, "L"),
+             ("", 33, "R"), (money(statement.opening, cur), 39, "R")], bold=True)
+    for row in statement.rows:
+        pdf.row([(row.day.isoformat(), 25, "L"), (row.kind, 22, "L"), (row.reference, 38, "L"),
+                 (money(row.debit, cur) if row.debit else "", 33, "R"),
+                 (money(row.credit, cur) if row.credit else "", 33, "R"),
+                 (money(row.balance, cur), 39, "R")])
+    pdf.row([(statement.date_to.isoformat(), 25, "L"), ("Closing balance", 93, "L"),
+             ("", 33, "R"), (money(statement.closing, cur), 39, "R")], bold=True)
+    pdf.ln(4)
+    pdf.line_text("Aging of unpaid invoices", size=11, bold=True, height=7)
+    for label, amount in statement.aging:
+        pdf.row([(label, 60, "L"), (money(amount, cur), 40, "R")])
+    return bytes(pdf.output())

@@ -1,0 +1,28 @@
+"""`flask legacy import FILE`: historical invoices from the legacy system's CSV export."""
+
+from pathlib import Path
+
+import click
+from flask import Blueprint, current_app
+
+from app.billing.legacy import import_file
+from app.extensions import db
+
+bp = Blueprint("legacy", __name__, cli_group="legacy")
+
+
+@bp.cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(file: Path) -> None:
+    """Import historical invoices (idempotent; bad invoices are rejected whole and reported).
+
+    Exits with status 1 when any row was rejected."""
+    report = import_file(file, cutover=current_app.config["CUTOVER_DATE"])
+    db.session.commit()
+    click.echo(f"{len(report.imported)} invoices imported, {len(report.already_imported)} "
+               f"already imported, {len(report.rejected_invoices)} rejected.")
+    for rejection in report.rejected:
+        invoice = f" ({rejection.invoice_number})" if rejection.invoice_number else ""
+        click.echo(f"  line {rejection.line}{invoice}: {rejection.reason}", err=True)
+    if report.rejected:
+        raise SystemExit(1)
