@@ -1,0 +1,59 @@
+"""The demo data of the public contract (SPEC §3), made by the billing engine."""
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from app.accounts.models import Account, User
+from app.billing.models import EndCustomer, HistoricalInvoice, Invoice, InvoiceStatus, Subscription
+from app.billing.rating import Period
+from app.demo.billing_data import months_between
+from app.demo.services import DEMO_PASSWORD, seed_demo
+from app.extensions import db
+
+
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_demo_seed_matches_the_contract(app):
+    today = date(2026, 11, 25)
+    seed_demo(today)
+    db.session.commit()
+    northwind = db.session.scalar(select(Account).where(Account.number == "R-100001"))
+    contoso = db.session.scalar(select(Account).where(Account.number == "R-100002"))
+    assert (northwind.legal_name, northwind.country, northwind.currency, northwind.region) == (
+        "Northwind Cloud Solutions", "US", "USD", "WA")
+    assert (contoso.legal_name, contoso.currency, contoso.region) == (
+        "Contoso Partners Ltd", "CAD", "ON")
+    emails = set(db.session.scalars(select(User.email)))
+    assert emails == {"admin@northwind.example", "billing@northwind.example",
+                      "viewer@northwind.example", "admin@contoso.example",
+                      "staff@distributor.example"}
+    assert count(EndCustomer, EndCustomer.account_id == northwind.id) >= 12
+    assert count(Subscription, Subscription.account_id == northwind.id) >= 60
+
+    # Monthly invoices from the cutover month to the current month, by the engine…
+    periods = {p.start for p in months_between(app.config["CUTOVER_DATE"], today)}
+    issued = set(db.session.scalars(select(Invoice.period_start)
+                                    .where(Invoice.account_id == northwind.id)))
+    assert issued == periods and Period.parse("2026-11").start in issued
+    # … and historical ones for the 18 months before it.
+    assert count(HistoricalInvoice, HistoricalInvoice.account_id == northwind.id) == 18
+
+    unpaid = list(db.session.scalars(select(Invoice).where(
+        Invoice.account_id == northwind.id,
+        Invoice.status.in_([InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID]))))
+    assert len(unpaid) >= 3
+    assert any(invoice.is_overdue(today) for invoice in unpaid)
+
+
+def test_seed_is_idempotent_and_demo_users_sign_in(app, client):
+    seed_demo(date(2026, 11, 25))
+    db.session.commit()
+    before = count(Invoice)
+    assert seed_demo(date(2026, 11, 25)) == []
+    assert count(Invoice) == before
+    response = client.post("/login", data={"email": "admin@contoso.example",
+                                           "password": DEMO_PASSWORD})
+    assert response.status_code == 303
