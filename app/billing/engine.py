@@ -93,8 +93,14 @@ def tax_rate_for(account: Account, on: date) -> Decimal:
 
 def load_terms(account_id: int, period: Period) -> list[Terms]:
     """The account's subscriptions that can carry a charge in `period`, with their changes."""
+    # Plain column rows, not ORM objects: a large account has tens of thousands of these.
     rows = db.session.execute(
-        select(Subscription, Product, EndCustomer.name)
+        select(
+            Subscription.id, Subscription.end_customer_id, EndCustomer.name.label("customer"),
+            Product.name, Product.sku, Product.charge_model, Subscription.cycle,
+            Subscription.start_date, Subscription.end_date, Subscription.quantity,
+            Subscription.unit_price,
+        )
         .join(Product, Subscription.product_id == Product.id)
         .join(EndCustomer, Subscription.end_customer_id == EndCustomer.id)
         .where(
@@ -104,34 +110,35 @@ def load_terms(account_id: int, period: Period) -> list[Terms]:
         )
         .order_by(Subscription.id)
     ).all()
-    ids = [subscription.id for subscription, _, _ in rows]
     changes: dict[int, list[Change]] = {}
-    if ids:
-        for change in db.session.scalars(
-            select(SubscriptionChange)
-            .where(SubscriptionChange.subscription_id.in_(ids),
+    if rows:
+        for subscription_id, effective_date, quantity, unit_price in db.session.execute(
+            select(SubscriptionChange.subscription_id, SubscriptionChange.effective_date,
+                   SubscriptionChange.quantity, SubscriptionChange.unit_price)
+            .join(Subscription, SubscriptionChange.subscription_id == Subscription.id)
+            .where(Subscription.account_id == account_id,
                    SubscriptionChange.effective_date <= period.start)
             .order_by(SubscriptionChange.effective_date, SubscriptionChange.id)
         ):
-            changes.setdefault(change.subscription_id, []).append(
-                Change(change.effective_date, change.quantity, change.unit_price)
+            changes.setdefault(subscription_id, []).append(
+                Change(effective_date, quantity, unit_price)
             )
     return [
         Terms(
-            id=subscription.id,
-            end_customer_id=subscription.end_customer_id,
-            end_customer_name=customer_name,
-            name=product.name,
-            sku=product.sku,
-            charge_model=product.charge_model,
-            cycle=subscription.cycle,
-            start_date=subscription.start_date,
-            end_date=subscription.end_date,
-            quantity=subscription.quantity,
-            unit_price=subscription.unit_price,
-            changes=tuple(changes.get(subscription.id, ())),
+            id=row.id,
+            end_customer_id=row.end_customer_id,
+            end_customer_name=row.customer,
+            name=row.name,
+            sku=row.sku,
+            charge_model=row.charge_model,
+            cycle=row.cycle,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            quantity=row.quantity,
+            unit_price=row.unit_price,
+            changes=tuple(changes.get(row.id, ())),
         )
-        for subscription, product, customer_name in rows
+        for row in rows
     ]
 
 
@@ -221,8 +228,9 @@ def issue_invoice(account: Account, period: Period, lines: list[DraftLine]) -> I
     )
     db.session.add(invoice)
     db.session.flush()
+    # Core executemany, not the ORM's bulk insert: an invoice may carry 10,000 lines.
     db.session.execute(
-        insert(InvoiceLine),
+        insert(InvoiceLine.__table__),
         [
             {
                 "invoice_id": invoice.id,

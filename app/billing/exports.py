@@ -25,6 +25,9 @@ CSV_COLUMNS = [
     "currency",
 ]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+ROW_HEIGHT = 5  # mm
+BASELINE = 3.6  # mm below the row's top
+CELL_PADDING = 1  # mm
 
 
 def safe_cell(text: str) -> str:
@@ -86,11 +89,25 @@ class PortalPDF(FPDF):
 
     def row(self, cells: list[tuple[str, float, str]], *, bold: bool = False,
             fill: bool = False) -> None:
-        """One table row: (text, width in mm, alignment) per cell."""
+        """One table row: (text, width in mm — 0 for the rest of the line, alignment) per cell.
+
+        Drawn with `text()` rather than `cell()`: several times faster, which matters for an
+        invoice of 10,000 lines."""
         self.set_font("DejaVu", "B" if bold else "", 8)
+        if self.y + ROW_HEIGHT > self.page_break_trigger:
+            self.add_page()
+        x, y = self.l_margin, self.y
+        right = self.w - self.r_margin
+        if fill:
+            self.rect(x, y, right - x, ROW_HEIGHT, style="F")
         for text, width, align in cells:
-            self.cell(width, 5, text, align=align, fill=fill)
-        self.ln(5)
+            width = width or right - x
+            if text:
+                offset = width - CELL_PADDING - self.get_string_width(text) if align == "R" \
+                    else CELL_PADDING
+                self.text(x + offset, y + BASELINE, text)
+            x += width
+        self.ln(ROW_HEIGHT)
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
