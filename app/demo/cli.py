@@ -21,5 +21,5 @@ def seed_command(if_empty: bool, accounts: int, months: int) -> None:
     click.echo(f"Seeded {len(created)} demo users.")
     if accounts:
         with click.progressbar(length=months, label=f"Billing {accounts} accounts") as bar:
-            count = services.seed_bulk(accounts, months, progress=bar.update)
-        click.echo(f"Seeded {accounts} benchmark accounts with {count} subscriptions.")
+            ids = services.seed_bulk(accounts, months, progress=bar.update)
+        click.echo(f"Seeded {len(ids)} benchmark accounts, billed for {months} months.")

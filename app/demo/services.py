@@ -100,34 +100,42 @@ def _seed_billing(account: Account, plan: dict, today: date) -> None:
     db.session.commit()
 
 
-def seed_bulk(accounts: int, months: int, today: date | None = None,
-              progress=None) -> int:
-    """Benchmark data: `accounts` more accounts of about 100 subscriptions each, billed for the
-    last `months` months (usage recorded monthly rather than daily). Returns subscriptions."""
-    today = today or date.today()
+def create_bulk_accounts(accounts: int, first_start: date, today: date,
+                         seed: int = 0) -> list[int]:
+    """`accounts` more accounts of about 100 subscriptions each (usage recorded monthly rather
+    than daily), with nothing billed yet. Returns their ids."""
     products = billing_data.ensure_catalog()
-    first = (today.replace(day=1) - timedelta(days=31 * (months - 1))).replace(day=1)
     start_number = 200001 + (db.session.scalar(
         select(func.count()).select_from(Account).where(Account.number.like("R-2%"))) or 0)
-    rng = random.Random(accounts * 1000 + months)
-    ids, total = [], 0
+    rng = random.Random(seed or accounts)
+    ids = []
     for offset in range(accounts):
-        region = rng.choice(["WA", "NY", "TX"])
         number = start_number + offset
         account = create_account(
             number=f"R-{number}", legal_name=f"Bench Reseller {number}",
-            country="US", region=region, currency="USD", address_line1="1 Bench Way",
-            city="Springfield", postal_code="00001", tax_id=None,
+            country="US", region=rng.choice(["WA", "NY", "TX"]), currency="USD",
+            address_line1="1 Bench Way", city="Springfield", postal_code="00001", tax_id=None,
         )
-        total += billing_data.build_subscriptions(
-            rng, account, products, customers=10, per_customer=(8, 12), first_start=first,
+        billing_data.build_subscriptions(
+            rng, account, products, customers=10, per_customer=(8, 12), first_start=first_start,
             today=today, daily_usage=False,
         )
         ids.append(account.id)
         db.session.commit()
+    return ids
+
+
+def seed_bulk(accounts: int, months: int, today: date | None = None,
+              progress=None) -> list[int]:
+    """Benchmark data: `accounts` accounts of about 100 subscriptions each, billed by the engine
+    for the last `months` months, all paid but the latest two. Returns the account ids."""
+    today = today or date.today()
+    first = (today.replace(day=1) - timedelta(days=31 * (months - 1))).replace(day=1)
+    ids = create_bulk_accounts(accounts, first, today)
     billing_data.bill_history(ids, billing_data.months_between(first, today), progress)
+    rng = random.Random(months)
     for account_id in ids:
         billing_data.pay_history(rng, db.session.get(Account, account_id), leave_open=2,
                                  method_labels=["Visa •••• 4242"])
         db.session.commit()
-    return total
+    return ids
