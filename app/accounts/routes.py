@@ -29,7 +29,8 @@ def _login_limit() -> str:
 
 
 def _login_email_key() -> str:
-    return services.normalise_email(request.form.get("email", ""))
+    # Never empty: Flask-Limiter skips (and logs) a limit whose key is empty.
+    return services.normalise_email(request.form.get("email", "")) or "(no e-mail given)"
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SearchField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from app.billing.invoices import SORTS, STATUS_FILTERS
@@ -11,14 +12,21 @@ class InvoiceFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField("Status", choices=list(STATUS_FILTERS.items()), default="all")
+    status = SelectField(
+        "Status",
+        choices=[SelectChoice(key, label) for key, label in STATUS_FILTERS.items()],
+        default="all",
+    )
     date_from = DateField("Issued from", validators=[Optional()],
                           render_kw={"placeholder": "YYYY-MM-DD"})
     date_to = DateField("Issued to", validators=[Optional()])
     q = SearchField("Search invoices", validators=[Optional(), Length(max=100)],
                     description="Invoice number, PO number or end customer")
-    sort = SelectField("Sort by", choices=[(key, label) for key, (label, _) in SORTS.items()],
-                       default="-issue_date")
+    sort = SelectField(
+        "Sort by",
+        choices=[SelectChoice(key, label) for key, (label, _) in SORTS.items()],
+        default="-issue_date",
+    )
     page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1)])
 
     def validate_date_to(self, field):

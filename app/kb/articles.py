@@ -15,6 +15,7 @@ import markdown
 import nh3
 import yaml
 from flask import Flask, url_for
+from markdown.extensions.tables import TableExtension
 from markdown.extensions.toc import TocExtension
 from werkzeug.routing import BuildError
 
@@ -39,6 +40,10 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FRONT_MATTER_RE = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.S)
 SECTION_HEADING_RE = re.compile(r'<h([23]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
 TAG_RE = re.compile(r"<[^>]+>")
+# Inline elements join their text to the words around them; block elements separate words.
+INLINE_TAG_RE = re.compile(r"</?(?:a|abbr|code|em|kbd|mark|span|strong)\b[^>]*>")
+TABLE_RE = re.compile(r"<table>.*?</table>", re.S)
+HEADERLINK_TEXT_RE = re.compile(r'(<a [^>]*class="headerlink"[^>]*>)#(</a>)')
 HEADERLINK_RE = re.compile(r'<a [^>]*class="headerlink"[^>]*>.*?</a>', re.S)
 LINK_RE = re.compile(r'href="(app|help):([^"#]*)(#[^"]*)?"')
 
@@ -179,7 +184,7 @@ def parse_article(path: Path) -> Article:
 def _markdown() -> markdown.Markdown:
     return markdown.Markdown(
         extensions=[
-            "tables",
+            TableExtension(use_align_attribute=True),
             "admonition",
             "attr_list",
             "def_list",
@@ -202,8 +207,9 @@ def _sanitise(markup: str) -> str:
 
 
 def _plain_text(markup: str) -> str:
-    text = TAG_RE.sub(" ", HEADERLINK_RE.sub("", markup))
-    return re.sub(r"\s+", " ", html.unescape(text)).strip()
+    text = TAG_RE.sub(" ", INLINE_TAG_RE.sub("", HEADERLINK_RE.sub("", markup)))
+    text = re.sub(r"\s+", " ", html.unescape(text)).strip()
+    return re.sub(r" ([.,;:!?)])", r"\1", text).replace("( ", "(")
 
 
 def _resolve_links(article: Article, markup: str, slugs: set[str]) -> str:
@@ -247,12 +253,23 @@ def _split_sections(article: Article) -> list[Section]:
     return sections
 
 
+def _accessible(markup: str) -> str:
+    """After sanitising (this markup is ours): wide tables scroll inside a region that the
+    keyboard can reach, and heading links are named for screen readers, not read as "#"."""
+    markup = TABLE_RE.sub(
+        lambda match: '<div class="table-scroll" role="region" tabindex="0" '
+                      f'aria-label="Table">{match.group(0)}</div>', markup)
+    return HEADERLINK_TEXT_RE.sub(
+        r'\1<span aria-hidden="true">#</span>'
+        r'<span class="visually-hidden">Link to this section</span>\2', markup)
+
+
 def render_article(article: Article, slugs: set[str]) -> None:
     """Render the Markdown body to sanitised HTML, with TOC and sections. Needs an app context."""
     md = _markdown()
     markup = md.convert(article.body)
     markup = _resolve_links(article, markup, slugs)
-    article.html = _sanitise(markup)
+    article.html = _accessible(_sanitise(markup))
     article.toc = md.toc_tokens
     article.sections = _split_sections(article)
 

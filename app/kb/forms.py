@@ -1,12 +1,13 @@
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 
 class FeedbackForm(FlaskForm):
     helpful = RadioField(
         "Was this helpful?",
-        choices=[("yes", "Yes"), ("no", "No")],
+        choices=[SelectChoice("yes", "Yes"), SelectChoice("no", "No")],
         validators=[InputRequired("Choose Yes or No.")],
     )
     comment = TextAreaField(

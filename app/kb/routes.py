@@ -104,4 +104,5 @@ def feedback(slug: str):
 @bp.route("/insights")
 @roles_required(Role.STAFF)
 def insights():
-    return render("kb/insights.html", insights=services.content_insights())
+    titles = {slug: a.title for slug, a in services.get_library().articles.items()}
+    return render("kb/insights.html", insights=services.content_insights(), titles=titles)

@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SearchField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
 from app.kb.articles import CATEGORIES
@@ -14,7 +15,8 @@ class SearchForm(FlaskForm):
     q = SearchField("Search help", validators=[Optional(), Length(max=200)])
     category = SelectField(
         "Category",
-        choices=[("", "All categories"), *CATEGORIES.items()],
+        choices=[SelectChoice("", "All categories"),
+                 *(SelectChoice(slug, name) for slug, name in CATEGORIES.items())],
         validators=[Optional()],
         validate_choice=True,
     )

@@ -5,7 +5,7 @@ from app.extensions import db
 from app.kb.articles import CATEGORIES
 from app.search import bp, services
 from app.search.forms import SearchForm
-from app.web import public, render
+from app.web import is_fragment_request, public, render
 
 
 @bp.route("")
@@ -38,4 +38,5 @@ def search():
         result=result,
         search_id=session.get("last_search_id") if result else None,
         categories=CATEGORIES,
+        oob_count=is_fragment_request(),
     )

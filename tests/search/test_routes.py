@@ -121,3 +121,10 @@ def test_pagination_links_keep_the_query_encoded(client, app, monkeypatch):
     )
     assert 'href="/help/search?q=invoice+%26+credit&amp;page=2"' in body
     assert "Page 1 of" in body
+
+
+def test_fragment_updates_the_count_out_of_band(client):
+    body = client.get("/help/search?q=credit", headers=HX).get_data(as_text=True)
+    assert 'id="search-count" role="status" aria-live="polite" hx-swap-oob="true"' in body
+    page = client.get("/help/search?q=credit").get_data(as_text=True)
+    assert page.count('id="search-count"') == 1 and "hx-swap-oob" not in page
