@@ -4,7 +4,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Account, utcnow
@@ -144,3 +144,28 @@ class CreditNote(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImmutableDocumentError(Exception):
+    """An issued invoice, or a line of one, was about to be changed: issue a credit note."""
+
+
+# What may still change on an issued invoice: how much of it is settled, and its status.
+SETTLEMENT_COLUMNS = {"status", "amount_paid", "credit_applied"}
+
+
+@event.listens_for(Invoice, "before_update")
+def _keep_issued_invoices(mapper, connection, invoice: Invoice) -> None:
+    state = inspect(invoice)
+    changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
+    frozen = changed - SETTLEMENT_COLUMNS - {"lines", "account"}
+    if frozen:
+        raise ImmutableDocumentError(
+            f"Invoice {invoice.number} is issued; {', '.join(sorted(frozen))} cannot change."
+        )
+
+
+@event.listens_for(InvoiceLine, "before_update")
+@event.listens_for(InvoiceLine, "before_delete")
+def _keep_issued_lines(mapper, connection, line: InvoiceLine) -> None:
+    raise ImmutableDocumentError("The lines of an issued invoice cannot change.")

@@ -1,0 +1,72 @@
+"""The invoice state machine, and issued invoices staying as issued."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.billing.engine import run_billing
+from app.billing.models import Invoice, InvoiceLine, InvoiceStatus
+from app.billing.models.invoices import ImmutableDocumentError
+from app.billing.rating import Period
+from app.billing.transitions import InvoiceStateError, apply_payment, lock_invoice, void_invoice
+from app.extensions import db
+
+
+@pytest.fixture
+def invoice(billing) -> Invoice:
+    billing.account(subscriptions=2, start=date(2026, 1, 1))  # 12.50 + 25.00 = 37.50
+    run_billing(Period.parse("2026-03"))
+    return db.session.scalar(select(Invoice))
+
+
+def test_payments_move_open_to_partially_paid_to_paid(invoice):
+    invoice = lock_invoice(invoice.id)
+    apply_payment(invoice, Decimal("10.00"))
+    assert invoice.status == InvoiceStatus.PARTIALLY_PAID
+    assert invoice.balance_due == Decimal("27.50")
+    apply_payment(invoice, Decimal("27.50"))
+    assert invoice.status == InvoiceStatus.PAID and invoice.balance_due == 0
+    db.session.commit()
+    with pytest.raises(InvoiceStateError, match="is paid"):
+        apply_payment(invoice, Decimal("1.00"))
+
+
+@pytest.mark.parametrize("amount", ["0.00", "-1.00", "37.51"])
+def test_a_payment_must_fit_the_balance(invoice, amount):
+    with pytest.raises(InvoiceStateError, match="between 0.01 and its balance due"):
+        apply_payment(invoice, Decimal(amount))
+    assert invoice.status == InvoiceStatus.OPEN and invoice.amount_paid == 0
+
+
+def test_void_only_while_nothing_is_settled(invoice):
+    apply_payment(invoice, Decimal("1.00"))
+    with pytest.raises(InvoiceStateError, match="cannot be voided"):
+        void_invoice(invoice)
+    db.session.rollback()
+    invoice = db.session.scalar(select(Invoice))
+    void_invoice(invoice)
+    assert invoice.status == InvoiceStatus.VOID
+    with pytest.raises(InvoiceStateError, match="is void"):
+        apply_payment(invoice, Decimal("1.00"))
+
+
+def test_issued_invoices_and_lines_cannot_change(invoice):
+    invoice.total = Decimal("1.00")
+    with pytest.raises(ImmutableDocumentError, match="total cannot change"):
+        db.session.flush()
+    db.session.rollback()
+    invoice = db.session.scalar(select(Invoice))
+    invoice.bill_to_name = "Someone else"
+    with pytest.raises(ImmutableDocumentError, match="bill_to_name"):
+        db.session.flush()
+    db.session.rollback()
+    line = db.session.scalar(select(InvoiceLine))
+    line.amount = Decimal("0.01")
+    with pytest.raises(ImmutableDocumentError):
+        db.session.flush()
+    db.session.rollback()
+    db.session.delete(db.session.scalar(select(InvoiceLine)))
+    with pytest.raises(ImmutableDocumentError):
+        db.session.flush()
