@@ -2,10 +2,13 @@ from datetime import date
 
 import click
 from flask import current_app
+from sqlalchemy import func, select
 
+from app.accounts.models import Account
 from app.billing import bp
 from app.billing.engine import BillingError, check_period, run_billing
 from app.billing.rating import Period
+from app.extensions import db
 
 
 @bp.cli.command("run")
@@ -17,10 +20,7 @@ def run_command(period_text: str) -> None:
         check_period(period, current_app.config["CUTOVER_DATE"], date.today())
     except (ValueError, BillingError) as error:
         raise click.BadParameter(str(error), param_hint="--period") from error
-    from app.accounts.models import Account
-    from app.extensions import db
-
-    total = db.session.query(Account).count()
+    total = db.session.scalar(select(func.count()).select_from(Account)) or 0
     with click.progressbar(length=total, label=f"Billing {period.key}") as bar:
         result = run_billing(period, progress=bar.update)
     click.echo(
