@@ -157,6 +157,9 @@ def invoice_pdf(invoice: Invoice) -> bytes:
 
     pdf.ln(4)
     pdf.line_text("Details", size=11, bold=True, height=7)
+    pdf.set_fill_color(238, 242, 247)
+    pdf.row([("Description", 88, "L"), ("Quantity", 17, "R"), ("Unit price", 28, "R"),
+             ("Amount", 32, "R"), ("Tax", 25, "R")], bold=True, fill=True)
     lines = all_lines(invoice)
     for customer, customer_lines in groupby(lines, key=lambda line: line.end_customer_name):
         customer_lines = list(customer_lines)
@@ -183,10 +186,11 @@ def _charge_rows(pdf: PortalPDF, label: str, lines: list[InvoiceLine], currency:
     pdf.row([(f"    {label}", 155, "L"),
              (money(sum(line.amount for line in lines), currency), 35, "R")])
     for line in lines:
-        pdf.row([(f"      {_clip(line.description, 62)}", 105, "L"),
-                 (_plain(line.quantity), 20, "R"),
-                 (money(line.unit_price, currency), 30, "R"),
-                 (money(line.amount, currency), 35, "R")])
+        pdf.row([(f"      {_clip(line.description, 50)}", 88, "L"),
+                 (_plain(line.quantity), 17, "R"),
+                 (money(line.unit_price, currency), 28, "R"),
+                 (money(line.amount, currency), 32, "R"),
+                 (money(line.tax, currency), 25, "R")])
 
 
 def _clip(text: str, width: int) -> str:

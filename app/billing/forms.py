@@ -1,7 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SearchField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms.validators import Length, NumberRange, Optional
 
 from app.billing.invoices import SORTS, STATUS_FILTERS
 
@@ -17,9 +17,6 @@ class InvoiceFilterForm(FlaskForm):
         choices=[SelectChoice(key, label) for key, label in STATUS_FILTERS.items()],
         default="all",
     )
-    date_from = DateField("Issued from", validators=[Optional()],
-                          render_kw={"placeholder": "YYYY-MM-DD"})
-    date_to = DateField("Issued to", validators=[Optional()])
     q = SearchField("Search invoices", validators=[Optional(), Length(max=100)],
                     description="Invoice number, PO number or end customer")
     sort = SelectField(
@@ -29,9 +26,8 @@ class InvoiceFilterForm(FlaskForm):
     )
     page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1)])
 
-    def validate_date_to(self, field):
-        if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValidationError("The end date is before the start date.")
+    def validate(self, extra_validators=None) -> bool:
+        return _validate_range(self, super().validate(extra_validators))
 
 
 class DateRangeForm(FlaskForm):
@@ -40,9 +36,20 @@ class DateRangeForm(FlaskForm):
     class Meta:
         csrf = False
 
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    def validate(self, extra_validators=None) -> bool:
+        return _validate_range(self, super().validate(extra_validators))
 
-    def validate_date_to(self, field):
-        if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValidationError("The end date is before the start date.")
+
+# The public URLs name the dates `from` and `to` (a Python keyword, hence setattr).
+setattr(InvoiceFilterForm, "from", DateField("Issued from", validators=[Optional()]))
+setattr(InvoiceFilterForm, "to", DateField("Issued to", validators=[Optional()]))
+setattr(DateRangeForm, "from", DateField("From", validators=[Optional()]))
+setattr(DateRangeForm, "to", DateField("To", validators=[Optional()]))
+
+
+def _validate_range(form: FlaskForm, valid: bool) -> bool:
+    start, end = form["from"], form["to"]
+    if start.data and end.data and end.data < start.data and not end.errors:
+        end.errors = [*end.errors, "The end date is before the start date."]
+        return False
+    return valid

@@ -8,7 +8,7 @@ from decimal import Decimal
 from itertools import groupby
 
 from flask import abort
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 
 from app.billing.models import ChargeType, Invoice, InvoiceLine, InvoiceStatus
 from app.extensions import db
@@ -87,8 +87,10 @@ def list_invoices(account_id: int, filters: InvoiceFilters, today: date) -> Invo
         select(
             func.count(),
             func.coalesce(func.sum(matched.c.total), 0),
-            func.coalesce(func.sum(matched.c.total - matched.c.credit_applied
-                                   - matched.c.amount_paid), 0),
+            func.coalesce(func.sum(case(
+                (matched.c.status == InvoiceStatus.VOID.value, 0),
+                else_=matched.c.total - matched.c.credit_applied - matched.c.amount_paid,
+            )), 0),
         ).select_from(matched)
     ).one()
     pages = max(1, math.ceil(count / PAGE_SIZE))

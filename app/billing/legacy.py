@@ -6,7 +6,8 @@ The format — UTF-8, comma-separated, a header row, one row per invoice line:
     description,quantity,unit_price,amount,tax
 
 - `account_number`: the reseller account (`R-100001`); `invoice_number`: the legacy number;
-- `invoice_date`, `due_date`: ISO dates (`2017-03-01`); the invoice date is before the cutover;
+- `invoice_date`, `due_date`: ISO dates (`2017-03-01`); the invoice date is before the first
+  day of the cutover month (the billing engine issues the invoices from that month on);
 - `currency`: the account's currency; `status`: `paid`, `open` or `void`, as the legacy system
   last said;
 - `line_number`: 1, 2, … unique within the invoice; `description`: the line text;
@@ -177,9 +178,11 @@ def _validate_invoice(number: str, lines: list[_Line], accounts: dict[str, Accou
     try:
         invoice_date = _date(first["invoice_date"], "invoice_date")
         due_date = _date(first["due_date"], "due_date")
-        if invoice_date >= cutover:
-            header_reasons.append(f"invoice_date {invoice_date} is not before the cutover "
-                                  f"({cutover}); it belongs in the billing engine")
+        first_engine_day = cutover.replace(day=1)
+        if invoice_date >= first_engine_day:
+            header_reasons.append(
+                f"invoice_date {invoice_date} is not before {first_engine_day}: from the "
+                f"cutover month ({cutover:%B %Y}) on, invoices come from the billing engine")
         if due_date < invoice_date:
             header_reasons.append("due_date is before invoice_date")
     except ValueError as error:

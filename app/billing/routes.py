@@ -27,8 +27,8 @@ def _filters(form: InvoiceFilterForm) -> InvoiceFilters:
 
     return InvoiceFilters(
         status=valid(form.status, "all"),
-        date_from=valid(form.date_from),
-        date_to=valid(form.date_to),
+        date_from=valid(form["from"]),
+        date_to=valid(form["to"]),
         q=(valid(form.q, "") or "").strip(),
         sort=valid(form.sort, "-issue_date"),
         page=valid(form.page, 1),
@@ -120,9 +120,9 @@ def _statement() -> tuple[DateRangeForm, Statement]:
     form = DateRangeForm(request.args)
     form.validate()
     default_from, default_to = default_range(date.today())
-    date_from = form.date_from.data if form.date_from.data and not form.date_from.errors \
-        else default_from
-    date_to = form.date_to.data if form.date_to.data and not form.date_to.errors else default_to
+    start, end = form["from"], form["to"]
+    date_from = start.data if start.data and not start.errors else default_from
+    date_to = end.data if end.data and not end.errors else default_to
     if date_to < date_from:
         date_from, date_to = default_from, default_to
     account = db.session.get(Account, current_account_id())

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from app.accounts.models import Role
 from app.billing.engine import run_billing
 from app.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from app.billing.models.invoices import ImmutableDocumentError
@@ -70,3 +71,12 @@ def test_issued_invoices_and_lines_cannot_change(invoice):
     db.session.delete(db.session.scalar(select(InvoiceLine)))
     with pytest.raises(ImmutableDocumentError):
         db.session.flush()
+
+
+def test_a_void_invoice_owes_nothing(invoice, client, login, factory):
+    void_invoice(invoice)
+    db.session.commit()
+    assert invoice.balance_due == 0
+    login(factory.user(Role.VIEWER, account=invoice.account))
+    body = client.get("/billing/invoices?status=void").get_data(as_text=True)
+    assert "1 invoice · Void · total $37.50 · balance due $0.00" in body

@@ -78,7 +78,7 @@ def test_list_fragment_for_htmx(client, login, tenant):
     ("query", "shown"),
     [("status=open", True), ("status=paid", False), ("status=void", False),
      ("q=formula", True), ("q=INV-2026", True), ("q=nobody-here", False),
-     ("date_from=2026-03-01&date_to=2026-03-31", True), ("date_from=2026-04-01", False)],
+     ("from=2026-03-01&to=2026-03-31", True), ("from=2026-04-01", False)],
 )
 def test_filters(client, login, tenant, query, shown):
     login(tenant.users[Role.ADMIN])
@@ -95,12 +95,12 @@ def test_overdue_filter_uses_todays_date(client, login, tenant):
 
 def test_bad_filter_values_show_an_error_and_keep_the_rest(client, login, tenant):
     login(tenant.users[Role.ADMIN])
-    response = client.get("/billing/invoices?date_from=31/12/2026&q=formula")
+    response = client.get("/billing/invoices?from=31/12/2026&q=formula")
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Not a valid date value." in body
     assert 'value="formula"' in body and tenant.invoice.number in body
-    swapped = client.get("/billing/invoices?date_from=2026-05-01&date_to=2026-01-01")
+    swapped = client.get("/billing/invoices?from=2026-05-01&to=2026-01-01")
     assert "The end date is before the start date." in swapped.get_data(as_text=True)
 
 
@@ -168,7 +168,7 @@ def test_invoice_csv_has_the_same_structure(client, login, tenant):
 
 def test_statement_pdf_and_csv(client, login, tenant):
     login(tenant.users[Role.ADMIN])
-    query = "?date_from=2026-01-01&date_to=2026-06-30"
+    query = "?from=2026-01-01&to=2026-06-30"
     page = client.get("/billing/statement" + query).get_data(as_text=True)
     assert tenant.invoice.number in page and "Opening balance" in page
     rows = list(csv.reader(io.StringIO(client.get("/billing/statement.csv" + query)

@@ -91,6 +91,9 @@ class Invoice(db.Model):
 
     @property
     def balance_due(self) -> Decimal:
+        """What is still owed: nothing on a void invoice."""
+        if self.status == InvoiceStatus.VOID:
+            return Decimal("0.00")
         return self.total - self.credit_applied - self.amount_paid
 
     def is_overdue(self, today: date) -> bool:
