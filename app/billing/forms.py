@@ -42,9 +42,9 @@ class DateRangeForm(FlaskForm):
 
 # The public URLs name the dates `from` and `to` (a Python keyword, hence setattr).
 setattr(InvoiceFilterForm, "from", DateField("Issued from", validators=[Optional()]))
-setattr(InvoiceFilterForm, "to", DateField("Issued to", validators=[Optional()]))
+InvoiceFilterForm.to = DateField("Issued to", validators=[Optional()])
 setattr(DateRangeForm, "from", DateField("From", validators=[Optional()]))
-setattr(DateRangeForm, "to", DateField("To", validators=[Optional()]))
+DateRangeForm.to = DateField("To", validators=[Optional()])
 
 
 def _validate_range(form: FlaskForm, valid: bool) -> bool:

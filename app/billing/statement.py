@@ -93,7 +93,8 @@ def aging(account: Account, as_of: date) -> list[tuple[str, Decimal]]:
     paid_by = (
         select(PaymentAllocation.invoice_id, func.sum(PaymentAllocation.amount).label("paid"))
         .join(Payment)
-        .where(Payment.status == PaymentStatus.SUCCEEDED, Payment.received_on <= as_of)
+        .where(Payment.account_id == account.id, Payment.status == PaymentStatus.SUCCEEDED,
+               Payment.received_on <= as_of)
         .group_by(PaymentAllocation.invoice_id)
         .subquery()
     )
