@@ -50,7 +50,7 @@ def _analyzer(stem: bool):
 
 SCHEMA = Schema(
     doc_id=ID(unique=True, stored=True),
-    slug=ID(stored=True),
+    slug=ID(stored=True, sortable=True),  # sortable: a column that maps hits to articles
     anchor=STORED,
     category=ID(stored=True),
     title=TEXT(analyzer=_analyzer(stem=True), stored=True),
@@ -246,17 +246,42 @@ def _correct(searcher: Searcher, text: str) -> str | None:
     return "".join(out) if changed else None
 
 
+def _matches(searcher: Searcher, parsed: Query, category: str | None) -> set[int]:
+    """The document numbers that match, unscored (cheap: no ranking, no stored fields)."""
+    docs = set(searcher.docs_for_query(parsed))
+    if category:
+        docs &= set(searcher.docs_for_query(Term("category", category)))
+    return docs
+
+
 def _run(searcher: Searcher, text: str, category: str | None):
-    """AND of the words first; when nothing has them all, OR with a bonus for more words."""
-    filter_query = Term("category", category) if category else None
+    """AND of the words first; when nothing has them all, OR with a bonus for more words.
+    Returns the query that matched and the document numbers it matched."""
+    parsed = None
     for group in (AndGroup, OrGroup.factory(0.9)):
         parsed = _parse(text, group)
         if parsed is None:
-            return None, []
-        results = searcher.search(parsed, limit=None, filter=filter_query, terms=True)
-        if len(results):
-            return parsed, results
-    return parsed, []
+            return None, set()
+        docs = _matches(searcher, parsed, category)
+        if docs:
+            return parsed, docs
+    return parsed, set()
+
+
+def _ranked_articles(searcher: Searcher, parsed: Query, category: str | None, slugs,
+                     wanted: int) -> tuple[dict[str, list], object]:
+    """The best `wanted` articles, each with its best-scoring section hits, in rank order.
+    Scores only as many sections as needed: the limit grows until enough articles appear."""
+    filter_query = Term("category", category) if category else None
+    limit = max(wanted * 4, 40)
+    while True:
+        results = searcher.search(parsed, limit=limit, filter=filter_query)
+        grouped: dict[str, list] = {}
+        for hit in results:
+            grouped.setdefault(slugs[hit.docnum], []).append(hit)
+        if len(grouped) >= wanted or len(results) < limit:
+            return grouped, results
+        limit *= 4
 
 
 def _snippet(hit) -> str:
@@ -273,42 +298,40 @@ def _search(
 ) -> SearchResult:
     if not WORD_RE.search(text):
         return SearchResult(query=text, hits=[], total=0, page=1, pages=0)
-    _, results = _run(searcher, text, category)
+    parsed, docs = _run(searcher, text, category)
     corrected = suggestion = None
     correction = _correct(searcher, text)
-    if not results and correction:
-        _, results = _run(searcher, correction, category)
-        if results:
+    if not docs and correction:
+        parsed, docs = _run(searcher, correction, category)
+        if docs:
             corrected = correction
     elif correction:
         suggestion = correction
+    if not docs:
+        return SearchResult(query=text, hits=[], total=0, page=1, pages=0,
+                            suggestion=suggestion)
 
-    grouped: dict[str, list] = {}
-    for hit in results:
-        grouped.setdefault(hit["slug"], []).append(hit)
-    total = len(grouped)
-    pages = max(1, -(-total // page_size)) if total else 0
-    page = min(page, pages) if pages else 1
+    slugs = searcher.reader().column_reader("slug")
+    total = len({slugs[doc] for doc in docs})
+    pages = -(-total // page_size)
+    page = min(page, pages)
+    grouped, results = _ranked_articles(searcher, parsed, category, slugs, page * page_size)
     visible = list(grouped.items())[(page - 1) * page_size : page * page_size]
-
-    if results:
-        results.fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60)
-        results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
-    hits = []
-    for slug, section_hits in visible:
-        best = section_hits[0]
-        hits.append(
-            ArticleHit(
-                slug=slug,
-                title=best["title"],
-                category=best["category"],
-                score=best.score,
-                sections=[
-                    SectionHit(anchor=h["anchor"], heading=h["heading"], snippet=_snippet(h))
-                    for h in section_hits[:3]
-                ],
-            )
+    results.fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60)
+    results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+    hits = [
+        ArticleHit(
+            slug=slug,
+            title=section_hits[0]["title"],
+            category=section_hits[0]["category"],
+            score=section_hits[0].score,
+            sections=[
+                SectionHit(anchor=h["anchor"], heading=h["heading"], snippet=_snippet(h))
+                for h in section_hits[:3]
+            ],
         )
+        for slug, section_hits in visible
+    ]
     return SearchResult(
         query=text,
         hits=hits,

@@ -1,0 +1,329 @@
+"""Search benchmark: our search fragment and engine against SQLite FTS5 on the same generated
+corpus, and ranking accuracy on the real Help Center articles."""
+
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import upgrade
+
+from app import create_app
+from app.config import BASE_DIR, TestConfig
+from app.extensions import db
+from app.kb.articles import ArticleError
+from app.search.engine import STOP
+from app.search.services import reindex, section_docs
+from bench.corpus import generate_corpus
+from bench.stats import ratio, summarise
+
+REAL_CONTENT_DIR = BASE_DIR / "content" / "articles"
+
+# (query, kind). Kinds only label the table; every query is timed the same way.
+QUERIES = [
+    ("invoice", "word"),
+    ("payment", "word"),
+    ("refund", "word"),
+    ("credit", "word"),
+    ("tax", "word"),
+    ("statement", "word"),
+    ("subscription", "word"),
+    ("currency", "word"),
+    ("remittance", "word"),
+    ("proration", "word"),
+    ("credit card", "two words"),
+    ("bank account", "two words"),
+    ("billing contact", "two words"),
+    ("usage charges", "two words"),
+    ("end customer", "two words"),
+    ("purchase order", "two words"),
+    ("late fee", "two words"),
+    ("legal name", "two words"),
+    ("mailing address", "two words"),
+    ("price list", "two words"),
+    ("renewal date", "two words"),
+    ("wire transfer", "two words"),
+    ('"credit memo"', "phrase"),
+    ('"bank account"', "phrase"),
+    ('"payment method"', "phrase"),
+    ('"end customer"', "phrase"),
+    ('"billing contact"', "phrase"),
+    ('"statement of account"', "phrase"),
+    ("how do I update my billing address", "question"),
+    ("where can I download the invoice pdf", "question"),
+    ("why was my card declined", "question"),
+    ("how do I verify micro-deposits", "question"),
+    ("export invoice csv", "question"),
+    ("apply credit to the oldest open invoice", "question"),
+    ("invocie", "misspelling"),
+    ("paymnet", "misspelling"),
+    ("subscripton", "misspelling"),
+    ("tax exemption certficate", "misspelling"),
+    ("kubernetes cluster", "no hits"),
+    ("zzqxv", "no hits"),
+]
+COMMON_QUERY = "invoice"
+
+# Real reseller questions and the articles that answer them (any one of the set counts).
+RELEVANCE = [
+    ("how do I pay by bank transfer",
+     {"how-do-i-add-ach-as-a-payment-method", "how-do-i-submit-a-payment-for-open-invoices"}),
+    ("where are my old invoices", {"how-do-i-retrieve-historical-invoice-information"}),
+    ("historical invoices", {"how-do-i-retrieve-historical-invoice-information"}),
+    ("micro deposit", {"verify-micro-deposits", "how-do-i-add-ach-as-a-payment-method"}),
+    ("add ACH bank account", {"how-do-i-add-ach-as-a-payment-method"}),
+    ("ivoice layout", {"what-will-my-invoice-look-like"}),
+    ("what will my invoice look like", {"what-will-my-invoice-look-like"}),
+    ("invoice grouped by end customer", {"what-will-my-invoice-look-like"}),
+    ("change company name", {"how-do-i-change-my-account-information"}),
+    ("new mailing address", {"how-do-i-change-my-account-information"}),
+    ("tax exempt certificate", {"how-do-i-change-my-tax-information", "tax-exempt-status"}),
+    ("change my tax information", {"how-do-i-change-my-tax-information"}),
+    ("credit balance",
+     {"how-is-the-credit-on-my-account-used", "turn-off-credit-auto-apply"}),
+    ("how is credit used", {"how-is-the-credit-on-my-account-used"}),
+    ("pay open invoices", {"how-do-i-submit-a-payment-for-open-invoices"}),
+    ("returned ACH payment", {"ach-returns", "how-do-i-add-ach-as-a-payment-method"}),
+    ("my card was declined", {"card-payments", "how-do-i-submit-a-payment-for-open-invoices"}),
+    ("statement aging", {"statement-of-account"}),
+    ("download invoice PDF", {"download-invoice-pdf-and-csv", "what-will-my-invoice-look-like"}),
+    ("what changed in April 2018",
+     {"marketplace-enhancements-april-2018", "control-panel-changes"}),
+    ("paymnet", {"how-do-i-submit-a-payment-for-open-invoices", "card-payments",
+                 "how-do-i-add-ach-as-a-payment-method"}),
+]
+
+HIT_RE = re.compile(r'<li class="search-hit">')
+TOKEN_RE = re.compile(r"[A-Za-z0-9]+")
+PHRASE_OR_WORD_RE = re.compile(r'"([^"]*)"|([^\s"]+)')
+FTS_SQL = (
+    "SELECT slug, anchor, title, heading, "
+    "snippet(sections, 4, '<mark>', '</mark>', '…', 32) "
+    "FROM sections WHERE sections MATCH ? "
+    # slug and anchor are not indexed (weight 0); the weights of our engine for the others.
+    "ORDER BY bm25(sections, 0.0, 0.0, 4.0, 2.5, 1.0) LIMIT 10"
+)
+
+
+def fts5_query(text: str) -> str | None:
+    """The FTS5 query for what a reader typed: every word as a quoted token, quoted phrases as
+    FTS5 phrases, all ANDed. The words our engine drops (stop and question words) are dropped
+    here too, so both engines look for the same words. None when no word is left."""
+    parts = []
+    for phrase, word in PHRASE_OR_WORD_RE.findall(text):
+        tokens = TOKEN_RE.findall(phrase or word)
+        if not phrase:
+            tokens = [t for t in tokens if t.lower() not in STOP and len(t) > 1]
+        if tokens:
+            parts.append('"' + " ".join(tokens) + '"')
+    return " ".join(parts) or None
+
+
+@dataclass
+class Fts5Index:
+    connection: sqlite3.Connection
+
+    def search(self, text: str) -> list[tuple]:
+        query = fts5_query(text)
+        if query is None:
+            return []
+        return self.connection.execute(FTS_SQL, (query,)).fetchall()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def build_fts5(path: Path, app: Flask) -> Fts5Index:
+    """An FTS5 table of the same sections our engine indexes (title, heading, body)."""
+    connection = sqlite3.connect(path)
+    connection.execute(
+        "CREATE VIRTUAL TABLE sections USING fts5("
+        "slug UNINDEXED, anchor UNINDEXED, title, heading, body, tokenize='porter unicode61')"
+    )
+    docs = section_docs(app.extensions["kb_library"])
+    with connection:
+        connection.executemany(
+            "INSERT INTO sections VALUES (?, ?, ?, ?, ?)",
+            [(d.slug, d.anchor, d.title, d.heading, d.body) for d in docs],
+        )
+    connection.execute("INSERT INTO sections(sections) VALUES ('optimize')")
+    connection.commit()
+    return Fts5Index(connection)
+
+
+def _config(content_dir: Path, work_dir: Path, database_url: str, auto_reindex: bool) -> type:
+    return type(
+        "BenchConfig",
+        (TestConfig,),
+        {
+            "CONTENT_DIR": content_dir,
+            "SEARCH_INDEX_DIR": work_dir / "search-index",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SEARCH_AUTO_REINDEX": auto_reindex,
+        },
+    )
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+def _timed(samples: list[float], call):
+    start = time.perf_counter()
+    value = call()
+    samples.append(_ms(start))
+    return value
+
+
+def run_search_bench(
+    work_dir: Path,
+    articles: int = 2000,
+    rounds: int = 3,
+    queries: list[tuple[str, str]] | None = None,
+    log=print,
+    engine_stride: int = 2,
+) -> dict:
+    """Generate the corpus in `work_dir`, then time our fragment and FTS5 on `queries` ×
+    `rounds`, after a short untimed warm-up. Our engine alone is timed on one query in
+    `engine_stride`, a different half in each round (it is most of the fragment's time, so
+    timing it on every query would only lengthen the run); every query is timed at least once
+    when `rounds` >= `engine_stride`. Returns the figures as a dict."""
+    queries = queries or QUERIES
+    engine_stride = max(1, min(engine_stride, rounds))
+    corpus_dir = work_dir / "corpus"
+    start = time.perf_counter()
+    generate_corpus(corpus_dir, articles)
+    generate_ms = _ms(start)
+    log(f"  generated {articles} articles in {generate_ms / 1000:.1f} s")
+
+    database_url = f"sqlite:///{work_dir / 'search-bench.sqlite3'}"
+    start = time.perf_counter()
+    app = create_app(_config(corpus_dir, work_dir, database_url, auto_reindex=False))
+    load_ms = _ms(start)
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+    library = app.extensions["kb_library"]
+    start = time.perf_counter()
+    sections = reindex(app, library)
+    index_ms = _ms(start)
+    log(f"  loaded the library in {load_ms / 1000:.1f} s, "
+        f"indexed {sections} sections in {index_ms / 1000:.1f} s")
+
+    start = time.perf_counter()
+    fts = build_fts5(work_dir / "fts5.sqlite3", app)
+    fts_build_ms = _ms(start)
+    log(f"  FTS5 table built in {fts_build_ms / 1000:.1f} s")
+
+    engine = app.extensions["search_index"]
+    client = app.test_client()
+    headers = {"HX-Request": "true"}
+
+    def fragment(text: str) -> str:
+        response = client.get("/help/search", query_string={"q": text}, headers=headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"/help/search?q={text} answered {response.status_code}")
+        return response.get_data(as_text=True)
+
+    timings: dict[str, list[float]] = {"fragment": [], "engine": [], "fts5": []}
+    per_query: dict[str, dict] = {
+        text: {"kind": kind, "fts5_query": fts5_query(text), "ms": {n: [] for n in timings}}
+        for text, kind in queries
+    }
+    try:
+        for text, _ in queries[:5]:  # warm-up: open the index files and the SQLite pages
+            fragment(text)
+            engine.search(text)
+            fts.search(text)
+        for round_number in range(rounds):
+            for position, (text, _) in enumerate(queries):
+                samples = per_query[text]["ms"]
+                body = _timed(samples["fragment"], lambda t=text: fragment(t))
+                if (position + round_number) % engine_stride == 0:
+                    result = _timed(samples["engine"], lambda t=text: engine.search(t))
+                    per_query[text].update(
+                        ours_articles=result.total, ours_corrected=result.corrected
+                    )
+                rows = _timed(samples["fts5"], lambda t=text: fts.search(t))
+                per_query[text].update(
+                    ours_hits_shown=len(HIT_RE.findall(body)), fts5_rows=len(rows)
+                )
+            log(f"  round {round_number + 1}/{rounds} done")
+    finally:
+        fts.close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    for entry in per_query.values():
+        for name, samples in entry["ms"].items():
+            timings[name].extend(samples)
+            entry["ms"][name] = round(sum(samples) / len(samples), 2) if samples else None
+
+    summaries = {name: summarise(samples) for name, samples in timings.items()}
+    return {
+        "articles": articles,
+        "sections": sections,
+        "queries": len(queries),
+        "rounds": rounds,
+        "engine_stride": engine_stride,
+        "generate_ms": round(generate_ms, 1),
+        "library_load_ms": round(load_ms, 1),
+        "index_build_ms": round(index_ms, 1),
+        "fts5_build_ms": round(fts_build_ms, 1),
+        "fragment": summaries["fragment"],
+        "engine": summaries["engine"],
+        "fts5": summaries["fts5"],
+        "ratios": {
+            "fragment_vs_fts5": {
+                p: ratio(summaries["fragment"][p], summaries["fts5"][p]) for p in ("p50", "p95")
+            },
+            "engine_vs_fts5": {
+                p: ratio(summaries["engine"][p], summaries["fts5"][p]) for p in ("p50", "p95")
+            },
+        },
+        "per_query": per_query,
+    }
+
+
+def run_relevance(work_dir: Path, content_dir: Path = REAL_CONTENT_DIR, log=print) -> dict:
+    """Top-1 and top-3 accuracy of our engine on real reseller questions over the real
+    articles. Questions whose expected articles are not written yet are counted apart."""
+    files = sorted(content_dir.glob("*.md")) if content_dir.is_dir() else []
+    report: dict = {"content_dir": str(content_dir), "articles": len(files), "questions": []}
+    try:
+        app = create_app(_config(content_dir, work_dir, "sqlite://", auto_reindex=True))
+    except ArticleError as error:
+        report["error"] = f"the articles do not load: {error}"
+        log(f"  relevance skipped: {report['error']}")
+        return report
+    engine = app.extensions["search_index"]
+    slugs = set(app.extensions["kb_library"].articles)
+    for question, expected in RELEVANCE:
+        ranked = [hit.slug for hit in engine.search(question).hits]
+        report["questions"].append(
+            {
+                "question": question,
+                "expected": sorted(expected),
+                "answerable": bool(expected & slugs),
+                "top3": ranked[:3],
+                "top1_ok": bool(ranked) and ranked[0] in expected,
+                "top3_ok": bool(expected & set(ranked[:3])),
+            }
+        )
+    questions = report["questions"]
+    answerable = [q for q in questions if q["answerable"]]
+    report.update(
+        total=len(questions),
+        answerable=len(answerable),
+        top1=sum(q["top1_ok"] for q in questions),
+        top3=sum(q["top3_ok"] for q in questions),
+        top1_accuracy=_share(sum(q["top1_ok"] for q in answerable), len(answerable)),
+        top3_accuracy=_share(sum(q["top3_ok"] for q in answerable), len(answerable)),
+    )
+    return report
+
+
+def _share(count: int, total: int) -> float | None:
+    return round(count / total, 3) if total else None
