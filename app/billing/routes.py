@@ -49,6 +49,7 @@ def invoice_list():
         result=list_invoices(current_account_id(), filters, today),
         status_labels=STATUS_FILTERS,
         today=today,
+        oob_fields=is_fragment_request(),
     )
 
 
@@ -125,6 +126,11 @@ def _statement() -> tuple[DateRangeForm, Statement]:
     date_to = end.data if end.data and not end.errors else default_to
     if date_to < date_from:
         date_from, date_to = default_from, default_to
+    # The boxes show the period the statement covers, unless the reader's entry had an error.
+    if not start.errors:
+        start.data = date_from
+    if not end.errors:
+        end.data = date_to
     account = db.session.get(Account, current_account_id())
     return form, build_statement(account, date_from, date_to)
 
@@ -133,7 +139,7 @@ def _statement() -> tuple[DateRangeForm, Statement]:
 def statement():
     form, result = _statement()
     return render("billing/statement.html", "billing/_statement.html", form=form,
-                  statement=result)
+                  statement=result, oob_fields=is_fragment_request())
 
 
 @bp.route("/statement.pdf")

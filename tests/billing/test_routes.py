@@ -185,3 +185,21 @@ def test_every_billing_page_has_help_for_this_page(client, login, tenant):
     for url in ["/billing/invoices", f"/billing/invoices/{tenant.invoice.number}",
                 "/billing/history", "/billing/statement"]:
         assert "Help for this page" in client.get(url).get_data(as_text=True), url
+
+
+def test_htmx_filters_show_date_errors_beside_the_fields(client, login, tenant):
+    login(tenant.users[Role.ADMIN])
+    body = client.get("/billing/invoices?from=2026-05-01&to=2026-01-01", headers=HX)\
+        .get_data(as_text=True)
+    assert 'id="field-to" hx-swap-oob="true"' in body
+    assert "The end date is before the start date." in body
+    statement = client.get("/billing/statement?from=2026-06-01&to=2026-01-01", headers=HX)\
+        .get_data(as_text=True)
+    assert 'id="field-to" hx-swap-oob="true"' in statement
+    assert "The end date is before the start date." in statement
+
+
+def test_statement_boxes_show_the_period_shown(client, login, tenant):
+    login(tenant.users[Role.ADMIN])
+    body = client.get("/billing/statement").get_data(as_text=True)
+    assert 'name="from" type="date" value="20' in body and 'name="to" type="date" value="20' in body

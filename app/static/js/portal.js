@@ -14,6 +14,14 @@
     }
   });
 
+  // A field swapped out of band with an error (a filter form beside the results) takes focus.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var invalid = event.target.querySelector("[aria-invalid='true']");
+    if (invalid) {
+      invalid.focus();
+    }
+  });
+
   // Let 422 responses (a form with errors) be swapped like a success.
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail.xhr.status === 422) {
