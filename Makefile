@@ -38,7 +38,7 @@ lint: install
 	$(BIN)/ruff check .
 
 bench: install
-	$(BIN)/python -m bench
+	bash bench/run.sh
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) instance/search-index*

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.config import BASE_DIR
+from bench.billing import run_billing_bench
 from bench.corpus import generate_corpus
 from bench.pages import run_page_bench
 from bench.search import REAL_CONTENT_DIR, run_relevance, run_search_bench
@@ -36,6 +37,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--skip-search", action="store_true", help="only the page benchmark")
     parser.add_argument("--skip-pages", action="store_true", help="only the search benchmark")
+    parser.add_argument("--skip-billing", action="store_true",
+                        help="leave out the billing benchmark (PostgreSQL)")
+    parser.add_argument("--billing-accounts", type=int, default=None,
+                        help="accounts of ~100 subscriptions each (default 1100; quick: 20)")
+    parser.add_argument("--billing-months", type=int, default=None,
+                        help="months of billing history (default 24; quick: 3)")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json",
                         help="where to write the JSON results")
     args = parser.parse_args(argv)
@@ -140,6 +147,33 @@ def print_pages(pages: dict) -> None:
         print("  gunicorn log (errors seen):\n" + pages["gunicorn_log_tail"])
 
 
+def print_billing(billing: dict) -> None:
+    run = billing["billing_run"]
+    print(f"\nBilling run on PostgreSQL: {run['accounts']} accounts, "
+          f"{run['subscriptions_billed']} subscriptions billed in one period")
+    print(_table(["", "seconds", "per second"], [
+        ["billing run (one worker)", run["run_seconds"],
+         f"{run['subscriptions_per_second']} subscriptions"],
+        ["raw bulk insert of its rows", run["raw_insert_seconds"],
+         f"{run['raw_rows_per_second']} rows"],
+    ]))
+    print(f"  billing run / raw insert: {run['run_vs_raw_insert']}x; "
+          f"{run['months']} months of history billed in {run['history_seconds']} s")
+    big = billing["big_invoice"]
+    print(f"\nInvoice of {big['lines']} lines (ms): detail {big['detail_ms']}, one group "
+          f"{big['group_fragment_ms']}, CSV {big['csv_ms']}, PDF {big['pdf_ms']}")
+    print("\nSQL queries per page:")
+    for account, counts in billing["queries_per_page"].items():
+        print(f"  {account}: " + ", ".join(f"{page} {n}" for page, n in counts.items()))
+    pages = billing["invoice_pages"]
+    print(f"\nInvoice pages under gunicorn ({pages['workers']} workers, {pages['clients']} "
+          f"clients, {pages['duration_s']} s each), signed in, on the large data set")
+    rows = [[name, row["rps"], row["rps_vs_healthz"], row["latency_ms"]["p50"],
+             row["latency_ms"]["p95"], row["latency_ms"]["p99"], row["non_200"]]
+            for name, row in pages["targets"].items()]
+    print(_table(["page", "req/s", "vs healthz", "p50 ms", "p95 ms", "p99 ms", "non-200"], rows))
+
+
 def page_content_dir(relevance: dict | None, work_dir: Path, log=print) -> Path:
     """The real articles when they load; otherwise a small generated Help Center."""
     if relevance is None:  # not checked in this run: serve them if there are any
@@ -182,6 +216,17 @@ def main(argv: list[str] | None = None) -> int:
             _attempt(failures, results, "pages", lambda: run_page_bench(
                 work / "pages", content_dir, args.duration, args.clients, args.workers
             ))
+        database_url = os.environ.get("BENCH_DATABASE_URL")
+        if not args.skip_billing and database_url:
+            print("Billing benchmark (PostgreSQL)")
+            accounts = args.billing_accounts or (20 if args.quick else 1100)
+            months = args.billing_months or (3 if args.quick else 24)
+            _attempt(failures, results, "billing", lambda: run_billing_bench(
+                database_url, accounts=accounts, months=months,
+                duration=args.duration or (2 if args.quick else 10), clients=args.clients,
+                workers=args.workers))
+        elif not args.skip_billing:
+            failures["billing"] = "BENCH_DATABASE_URL is not set (a PostgreSQL database to empty)"
     results["failures"] = failures
     results["load_average_at_end"] = os.getloadavg()
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
@@ -200,11 +245,14 @@ def main(argv: list[str] | None = None) -> int:
         print_relevance(results["relevance"])
     if "pages" in results:
         print_pages(results["pages"])
+    if "billing" in results:
+        print_billing(results["billing"])
     for part, message in failures.items():
         print(f"\nFAILED: the {part} benchmark did not finish:\n{message}")
     print(f"\nFinished in {results['elapsed_s']:.0f} s; results in {args.output}")
-    errors = sum(row["non_200"] + row["connection_errors"]
-                 for row in results.get("pages", {}).get("targets", {}).values())
+    targets = [*results.get("pages", {}).get("targets", {}).values(),
+               *results.get("billing", {}).get("invoice_pages", {}).get("targets", {}).values()]
+    errors = sum(row["non_200"] + row["connection_errors"] for row in targets)
     if errors:
         print(f"{errors} requests failed under load (expected none).")
     return 1 if errors or failures else 0

@@ -50,7 +50,7 @@ from bench.pages import (
     _stop,
     _wait_until_up,
     free_port,
-    load,
+    load_interleaved,
 )
 from bench.stats import ratio
 
@@ -296,14 +296,9 @@ def bench_invoice_pages(port: int, clients: int, duration: float, log=print) -> 
         Target("invoice detail", f"/billing/invoices/{number}", headers),
         Target("statement", "/billing/statement", headers),
     ]
-    results = {}
-    for target in targets:
-        load(port, target, clients, min(1.0, duration / 4))  # warm-up, not counted
-        results[target.name] = load(port, target, clients, duration)
-        row = results[target.name]
+    results = load_interleaved(port, targets, clients, duration, log=log)
+    for row in results.values():
         row.pop("headers", None)  # the session cookie stays out of the results
-        log(f"  {target.name}: {row['rps']} req/s, {row['non_200']} non-200, "
-            f"{row['connection_errors']} connection errors")
     base = results["healthz"]
     for result in results.values():
         result["rps_vs_healthz"] = ratio(result["rps"], base["rps"])
