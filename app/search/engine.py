@@ -23,6 +23,7 @@ from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.qparser import (
     AndGroup,
     FieldsPlugin,
+    FuzzyTermPlugin,
     MultifieldParser,
     OrGroup,
 )
@@ -206,6 +207,8 @@ def _parser(group) -> MultifieldParser:
     parser = MultifieldParser(SEARCH_FIELDS, SCHEMA, fieldboosts=FIELD_BOOSTS, group=group)
     # Readers type words, not field names: "Note: ACH" must not search a field called "note".
     parser.remove_plugin_class(FieldsPlugin)
+    # "ivoice~" (or "ivoice~2") asks for words within one (two) edits, as the help explains.
+    parser.add_plugin(FuzzyTermPlugin())
     return parser
 
 

@@ -127,3 +127,8 @@ def test_build_is_skipped_when_the_version_is_live(tmp_path: Path):
     assert calls == []
     build_index(tmp_path, "v1", DOCS, progress=calls.append, force=True)
     assert calls[-1] == len(DOCS)
+
+
+def test_fuzzy_term_syntax(search_index):
+    assert "invoices" in slugs(search_index.search("groupd~"))
+    assert search_index.search("groupd~").corrected is None
