@@ -27,6 +27,7 @@ from app.billing.models import HistoricalInvoice
 from app.billing.statement import AGING_BUCKETS, build_statement
 from app.extensions import db
 from app.formatting import long_date, money
+from tests.browser.helpers import horizontal_overflow
 
 NORTHWIND = "R-100001"
 BILLING_USER = "billing@northwind.example"
@@ -128,21 +129,6 @@ def amount(text: str) -> Decimal:
     """The amount in a cell such as "$1,234.50" (0 for an empty cell)."""
     digits = re.sub(r"[^\d.\-−]", "", text).replace("−", "-")
     return Decimal(digits) if digits else Decimal("0")
-
-
-def horizontal_overflow(page: Page) -> list[str]:
-    """How far the page scrolls sideways, and the first elements that stick out."""
-    return page.evaluate(
-        """() => {
-            const root = document.documentElement;
-            if (root.scrollWidth <= root.clientWidth) return [];
-            const wide = [...document.querySelectorAll('body *')]
-                .filter(el => el.getBoundingClientRect().right > root.clientWidth + 1)
-                .slice(0, 5)
-                .map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''));
-            return [`scrollWidth ${root.scrollWidth} > clientWidth ${root.clientWidth}`, ...wide];
-        }"""
-    )
 
 
 # 1. Finding an invoice ------------------------------------------------------------------------

@@ -4,6 +4,8 @@ passes axe-core."""
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.helpers import horizontal_overflow
+
 PHONE = {"width": 375, "height": 740}
 
 PAGES = [
@@ -15,21 +17,6 @@ PAGES = [
     ("/", "admin@northwind.example"),
     ("/help/insights", "staff@distributor.example"),
 ]
-
-
-def horizontal_overflow(page: Page) -> list[str]:
-    """The page's extra width in pixels, and the elements that stick out to the right."""
-    return page.evaluate(
-        """() => {
-            const root = document.documentElement;
-            if (root.scrollWidth <= root.clientWidth) return [];
-            const wide = [...document.querySelectorAll('body *')]
-                .filter(el => el.getBoundingClientRect().right > root.clientWidth + 1)
-                .slice(0, 5)
-                .map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''));
-            return [`scrollWidth ${root.scrollWidth} > clientWidth ${root.clientWidth}`, ...wide];
-        }"""
-    )
 
 
 @pytest.mark.parametrize(("path", "user"), PAGES, ids=[path for path, _ in PAGES])
