@@ -11,7 +11,12 @@ from app.web import public, render
 
 @login_manager.user_loader
 def load_user(token: str):
-    return services.load_session_user(token)
+    user = services.load_session_user(token)
+    if db.session.info.pop(services.SESSION_CHANGED, False):
+        # An expired session's removal, or its new last-seen time, is saved at once, before
+        # the view runs, so that neither depends on the view's own transaction.
+        db.session.commit()
+    return user
 
 
 def _safe_next(target: str | None) -> str:

@@ -15,6 +15,7 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
 # Refresh a session's last-seen time at most this often, so most requests do not write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+SESSION_CHANGED = "user_session_changed"
 # A hash checked when the e-mail is unknown, so a wrong e-mail costs as much time as a wrong
 # password and the response time does not tell which accounts exist.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-at-all")
@@ -125,6 +126,7 @@ def load_session_user(token: str) -> User | None:
     """Return the user of a live session, or None when it is unknown, idle or too old.
 
     An expired session is deleted. The last-seen time is refreshed at most once a minute.
+    Flushes and marks `db.session.info[SESSION_CHANGED]`; the caller commits.
     """
     user_session = db.session.get(UserSession, token)
     if user_session is None:
@@ -135,11 +137,13 @@ def load_session_user(token: str) -> User | None:
     too_old = now - user_session.created_at > config["SESSION_ABSOLUTE_TIMEOUT"]
     if idle or too_old or not user_session.user.active:
         db.session.delete(user_session)
-        db.session.commit()
+        db.session.flush()
+        db.session.info[SESSION_CHANGED] = True
         return None
     if now - user_session.last_seen_at > LAST_SEEN_RESOLUTION:
         user_session.last_seen_at = now
-        db.session.commit()
+        db.session.flush()
+        db.session.info[SESSION_CHANGED] = True
     user = user_session.user
     user.session_token = token
     return user
