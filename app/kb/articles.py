@@ -106,6 +106,14 @@ class Library:
 
     articles: dict[str, Article]
     content_hash: str
+    # Endpoint → the articles that explain it, built once: every page asks for its help.
+    _by_page: dict[str, list[Article]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_page = {}
+        for article in sorted(self.articles.values(), key=lambda a: a.title):
+            for endpoint in article.pages:
+                self._by_page.setdefault(endpoint, []).append(article)
 
     def get(self, slug: str) -> Article | None:
         return self.articles.get(slug)
@@ -117,9 +125,7 @@ class Library:
 
     def for_page(self, endpoint: str) -> list[Article]:
         """Articles whose front matter says they explain the page `endpoint`."""
-        return sorted(
-            (a for a in self.articles.values() if endpoint in a.pages), key=lambda a: a.title
-        )
+        return self._by_page.get(endpoint, [])
 
     def related(self, article: Article) -> list[Article]:
         return [self.articles[slug] for slug in article.related]
