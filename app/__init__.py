@@ -1,6 +1,7 @@
 """The Partner Portal application factory."""
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import BASE_DIR, DEVELOPMENT_SECRET_KEY, DevelopmentConfig
 
@@ -15,7 +16,11 @@ def create_app(config: object | None = None) -> Flask:
     if app.config["REQUIRE_SECRET_KEY"] and app.config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY:
         raise RuntimeError("Set SECRET_KEY to a long random value to run in production.")
 
-    from app import formatting
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        proxies = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+    from app import formatting, ratelimit  # noqa: F401 - ratelimit: the database:// storage
 
     # Every domain's tables, so that migrations and relationships see all of them.
     from app.erp import models as _erp_models  # noqa: F401

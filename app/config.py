@@ -17,6 +17,11 @@ def _env_bool(name: str, default: bool) -> bool:
 
 DEVELOPMENT_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - refused in production
 
+# Sign-in throttling (SPEC §14); the Help Center article "Signing in and security" quotes these.
+DEFAULT_LOGIN_RATE_LIMIT = "10 per minute"  # attempts from one client address
+DEFAULT_LOGIN_EMAIL_RATE_LIMIT = "5 per minute"  # attempts for one e-mail from one address
+DEFAULT_LOGIN_LOCKOUT_LIMIT = "20 per 15 minutes"  # failures for one e-mail from anywhere
+
 
 class Config:
     """Production settings: HTTPS-only cookies, and a real SECRET_KEY is required."""
@@ -47,10 +52,19 @@ class Config:
     PERMANENT_SESSION_LIFETIME = SESSION_ABSOLUTE_TIMEOUT
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a method name; n=2**15, r=8, p=1
-    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", DEFAULT_LOGIN_RATE_LIMIT)
+    LOGIN_EMAIL_RATE_LIMIT = os.environ.get(
+        "LOGIN_EMAIL_RATE_LIMIT", DEFAULT_LOGIN_EMAIL_RATE_LIMIT
+    )
+    LOGIN_LOCKOUT_LIMIT = os.environ.get("LOGIN_LOCKOUT_LIMIT", DEFAULT_LOGIN_LOCKOUT_LIMIT)
+    # `database://`: the counters live in the portal's own database, shared by every worker.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
+    # How many reverse proxies in front of the portal set X-Forwarded-For/-Proto. 0 (default):
+    # none, the client address is the connection's. Never set it higher than the real number:
+    # a client could then choose its own address and escape the sign-in limits.
+    TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 
 class DevelopmentConfig(Config):

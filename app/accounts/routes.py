@@ -3,7 +3,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from app.accounts import bp, services
+from app.accounts import bp, services, throttle
 from app.accounts.forms import LoginForm
 from app.extensions import db, limiter, login_manager
 from app.web import public, render
@@ -33,22 +33,29 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
-def _login_email_key() -> str:
-    # Never empty: Flask-Limiter skips (and logs) a limit whose key is empty.
-    return services.normalise_email(request.form.get("email", "")) or "(no e-mail given)"
+def _login_email_limit() -> str:
+    return current_app.config["LOGIN_EMAIL_RATE_LIMIT"]
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key)
+@limiter.limit(_login_limit, methods=["POST"], key_func=throttle.client_address)
+@limiter.limit(_login_email_limit, methods=["POST"], key_func=throttle.email_and_address_key)
 def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
+        device = throttle.trusted_device(form.email.data)
+        try:
+            throttle.check_sign_in_allowed(form.email.data, device)
+        except throttle.SignInLocked as locked:
+            form.email.errors.append(throttle.lockout_message(locked.retry_after))
+            headers = {"Retry-After": str(locked.retry_after)}
+            return render("auth/login.html", form=form), 429, headers
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
+            throttle.record_failed_sign_in(form.email.data, device)
             form.password.errors.append("The e-mail address or password is not correct.")
         else:
             # A new session at sign-in: nothing from before (a planted cookie) carries over.
@@ -60,7 +67,9 @@ def login():
             )
             db.session.commit()
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")), code=303)
+            response = redirect(_safe_next(request.args.get("next")), code=303)
+            throttle.remember_device(response, user.email)
+            return response
     status = 422 if form.errors else 200
     return render("auth/login.html", form=form), status
 

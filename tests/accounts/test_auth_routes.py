@@ -135,19 +135,6 @@ def test_session_cookie_flags(client, factory):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_login_is_throttled(client, factory):
-    user = factory.user()
-    statuses = [
-        client.post("/login", data={"email": user.email, "password": "wrong-password-9"})
-        .status_code
-        for _ in range(11)
-    ]
-    assert statuses[:10] == [422] * 10
-    assert statuses[10] == 429
-    # Even the right password waits until the window has passed.
-    assert sign_in(client, user).status_code == 429
-
-
 def test_password_is_stored_hashed_with_scrypt(factory):
     user = factory.user()
     assert user.password_hash.startswith("scrypt:")
