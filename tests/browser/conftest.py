@@ -74,6 +74,7 @@ def build_portal(folder: Path) -> Flask:
         folder / "search-index",
         WTF_CSRF_ENABLED=True,
         LOGIN_RATE_LIMIT="1000 per minute",
+        LOGIN_EMAIL_RATE_LIMIT="1000 per minute",
     )
     portal = create_app(config)
     with portal.app_context():
