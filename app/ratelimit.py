@@ -7,9 +7,12 @@ restart forgets nothing. Another URI (`redis://…`, `memcached://…`) selects 
 `limits` library instead.
 
 The storage serves the fixed-window strategy (Flask-Limiter's default): a counter per key that
-starts at the first hit and expires `expiry` seconds later. Each increment is one atomic
-upsert in its own transaction, apart from the request's session, so a count is saved even when
-the request fails, and two workers hitting the same key at once never lose a hit.
+starts at the first hit and expires `expiry` seconds later. (The moving- and sliding-window
+strategies need more than counters; `limits` refuses them for this storage at start.)
+
+Each increment is one atomic upsert in its own transaction, apart from the request's session,
+so a count is saved even when the request fails, and two workers hitting the same key at once
+never lose a hit.
 """
 
 import hashlib
