@@ -43,6 +43,7 @@ TAG_RE = re.compile(r"<[^>]+>")
 # Inline elements join their text to the words around them; block elements separate words.
 INLINE_TAG_RE = re.compile(r"</?(?:a|abbr|code|em|kbd|mark|span|strong)\b[^>]*>")
 TABLE_RE = re.compile(r"<table>.*?</table>", re.S)
+EMPTY_HEADER_RE = re.compile(r"<th( [^>]*)?>\s*</th>")
 HEADERLINK_TEXT_RE = re.compile(r'(<a [^>]*class="headerlink"[^>]*>)#(</a>)')
 HEADERLINK_RE = re.compile(r'<a [^>]*class="headerlink"[^>]*>.*?</a>', re.S)
 LINK_RE = re.compile(r'href="(app|help):([^"#]*)(#[^"]*)?"')
@@ -261,7 +262,8 @@ def _split_sections(article: Article) -> list[Section]:
 
 def _accessible(markup: str) -> str:
     """After sanitising (this markup is ours): wide tables scroll inside a region that the
-    keyboard can reach, and heading links are named for screen readers, not read as "#".
+    keyboard can reach, heading links are named for screen readers, not read as "#", and the
+    empty corner of a table with row labels is a plain cell rather than a header without text.
 
     Each table region is a landmark, so each gets its own name, from the heading of its
     section: "Table: Aging buckets", then "Table 2: Aging buckets" for a second one there."""
@@ -277,7 +279,7 @@ def _accessible(markup: str) -> str:
         return (f'<div class="table-scroll" role="region" tabindex="0" '
                 f'aria-label="{html.escape(name)}">{match.group(0)}</div>')
 
-    markup = TABLE_RE.sub(wrap, markup)
+    markup = EMPTY_HEADER_RE.sub(r"<td\1></td>", TABLE_RE.sub(wrap, markup))
     return HEADERLINK_TEXT_RE.sub(
         r'\1<span aria-hidden="true">#</span>'
         r'<span class="visually-hidden">Link to this section</span>\2', markup)

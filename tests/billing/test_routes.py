@@ -127,7 +127,7 @@ def test_a_group_expands_by_htmx_or_by_link(client, login, tenant):
     fragment = client.get(f"/billing/invoices/{number}/customers/{key}", headers=HX)
     text = fragment.get_data(as_text=True)
     assert fragment.status_code == 200 and "<html" not in text
-    assert "One-time" in text and "Setup" in text and "<tbody>" in text
+    assert "One-time" in text and "Setup" in text and "<tbody" in text
     plain = client.get(f"/billing/invoices/{number}/customers/{key}")
     assert plain.status_code == 302 and f"expand={key}" in plain.headers["Location"]
     expanded = client.get(plain.headers["Location"]).get_data(as_text=True)

@@ -26,6 +26,7 @@ from app import create_app
 from app.demo.services import DEMO_PASSWORD, seed_demo
 from app.extensions import db
 from app.kb.articles import Library
+from tests.browser.helpers import DESKTOP
 from tests.conftest import make_config
 
 BROWSER_DIR = Path(__file__).resolve().parent
@@ -38,7 +39,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DESKTOP = {"width": 1280, "height": 800}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

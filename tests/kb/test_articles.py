@@ -116,3 +116,12 @@ def test_each_table_region_is_named_after_its_section(app, folder):
                        r'aria-label="([^"]*)">', markup)
     assert names == ["Table", "Table: Aging &amp; buckets", "Table 2: Aging &amp; buckets",
                      "Table: Fees"]
+
+
+def test_the_empty_corner_of_a_table_is_not_a_header(app, folder):
+    """A header cell without text means nothing to a screen reader (axe: empty-table-header)."""
+    write(folder, "corner", GOOD_FRONT_MATTER + "| | Old | New |\n|---|---|---|\n| Layout | Flat | "
+          "Grouped |\n")
+    markup = load(app, folder).get("corner").html
+    assert "<td></td>" in markup and "<th>Old</th>" in markup
+    assert not re.search(r"<th[^>]*>\s*</th>", markup)
