@@ -5,7 +5,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_interval
 from babel.numbers import format_decimal
 from flask import Flask
 
@@ -26,8 +26,16 @@ def money(amount: Decimal, currency: str) -> str:
                                                      currency_digits=True)
 
 
-def long_date(value: date | datetime) -> str:
-    return format_date(value, format="long", locale=LOCALE)
+def medium_date(value: date | datetime) -> str:
+    """A date as people read it on every page and PDF: "Nov 1, 2026". Files that programs read
+    (CSV, URLs, `<time datetime>`) keep ISO dates."""
+    return format_date(value, format="medium", locale=LOCALE)
+
+
+def date_range(start: date, end: date) -> str:
+    """A period in the same style, without repeating what both ends share (CLDR's interval
+    formats): "Nov 1 – 30, 2026", "Nov 15 – Dec 14, 2026", "Dec 15, 2026 – Jan 14, 2027"."""
+    return format_interval(start, end, skeleton="yMMMd", locale=LOCALE)
 
 
 def quantity(value: Decimal) -> str:
@@ -38,4 +46,5 @@ def quantity(value: Decimal) -> str:
 def init_app(app: Flask) -> None:
     app.add_template_filter(quantity, "quantity")
     app.add_template_filter(money, "money")
-    app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(medium_date, "medium_date")
+    app.add_template_filter(date_range, "date_range")

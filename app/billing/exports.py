@@ -17,7 +17,7 @@ from app.billing.invoices import all_lines, invoice_groups
 from app.billing.models import HistoricalInvoice, Invoice, InvoiceLine
 from app.billing.models.invoices import CHARGE_TYPE_LABELS
 from app.billing.statement import Statement
-from app.formatting import long_date, money
+from app.formatting import date_range, medium_date, money
 
 CSV_COLUMNS = [
     "invoice_number", "end_customer", "subscription", "sku", "charge_type", "description",
@@ -119,9 +119,9 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     overdue = invoice.is_overdue(date.today())
     status = "Overdue" if overdue else invoice.status.value.replace("_", " ")
     facts = [
-        ("Issue date", long_date(invoice.issue_date)),
-        ("Due date", long_date(invoice.due_date)),
-        ("Billing period", f"{long_date(invoice.period_start)} – {long_date(invoice.period_end)}"),
+        ("Issue date", medium_date(invoice.issue_date)),
+        ("Due date", medium_date(invoice.due_date)),
+        ("Billing period", date_range(invoice.period_start, invoice.period_end)),
         ("Status", status.capitalize()),
     ]
     if invoice.po_number:
@@ -218,8 +218,8 @@ def historical_pdf(invoice: HistoricalInvoice) -> bytes:
     pdf.line_text("Historical invoice", size=18, bold=True, height=9)
     pdf.line_text(f"{invoice.number} · issued by the legacy billing system", size=10)
     pdf.ln(2)
-    for label, value in [("Invoice date", long_date(invoice.invoice_date)),
-                         ("Due date", long_date(invoice.due_date)),
+    for label, value in [("Invoice date", medium_date(invoice.invoice_date)),
+                         ("Due date", medium_date(invoice.due_date)),
                          ("Status in the legacy system", invoice.legacy_status.capitalize())]:
         pdf.row([(label, 50, "L"), (value, 0, "L")])
     pdf.ln(3)
@@ -263,19 +263,19 @@ def statement_pdf(statement: Statement) -> bytes:
     pdf.add_page()
     pdf.line_text("Statement of account", size=18, bold=True, height=9)
     pdf.line_text(f"{account.legal_name} · {account.number}", size=10)
-    pdf.line_text(f"{long_date(statement.date_from)} – {long_date(statement.date_to)}")
+    pdf.line_text(date_range(statement.date_from, statement.date_to))
     pdf.ln(3)
     pdf.set_fill_color(238, 242, 247)
     pdf.row([("Date", 25, "L"), ("Type", 22, "L"), ("Reference", 38, "L"),
              ("Debit", 33, "R"), ("Credit", 33, "R"), ("Balance", 39, "R")], bold=True, fill=True)
-    pdf.row([(statement.date_from.isoformat(), 25, "L"), ("Opening balance", 93, "L"),
+    pdf.row([(medium_date(statement.date_from), 25, "L"), ("Opening balance", 93, "L"),
              ("", 33, "R"), (money(statement.opening, cur), 39, "R")], bold=True)
     for row in statement.rows:
-        pdf.row([(row.day.isoformat(), 25, "L"), (row.kind, 22, "L"), (row.reference, 38, "L"),
+        pdf.row([(medium_date(row.day), 25, "L"), (row.kind, 22, "L"), (row.reference, 38, "L"),
                  (money(row.debit, cur) if row.debit else "", 33, "R"),
                  (money(row.credit, cur) if row.credit else "", 33, "R"),
                  (money(row.balance, cur), 39, "R")])
-    pdf.row([(statement.date_to.isoformat(), 25, "L"), ("Closing balance", 93, "L"),
+    pdf.row([(medium_date(statement.date_to), 25, "L"), ("Closing balance", 93, "L"),
              ("", 33, "R"), (money(statement.closing, cur), 39, "R")], bold=True)
     pdf.ln(4)
     pdf.line_text("Aging of unpaid invoices", size=11, bold=True, height=7)

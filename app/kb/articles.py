@@ -43,6 +43,7 @@ TAG_RE = re.compile(r"<[^>]+>")
 # Inline elements join their text to the words around them; block elements separate words.
 INLINE_TAG_RE = re.compile(r"</?(?:a|abbr|code|em|kbd|mark|span|strong)\b[^>]*>")
 TABLE_RE = re.compile(r"<table>.*?</table>", re.S)
+EMPTY_HEADER_RE = re.compile(r"<th( [^>]*)?>\s*</th>")
 HEADERLINK_TEXT_RE = re.compile(r'(<a [^>]*class="headerlink"[^>]*>)#(</a>)')
 HEADERLINK_RE = re.compile(r'<a [^>]*class="headerlink"[^>]*>.*?</a>', re.S)
 LINK_RE = re.compile(r'href="(app|help):([^"#]*)(#[^"]*)?"')
@@ -261,10 +262,24 @@ def _split_sections(article: Article) -> list[Section]:
 
 def _accessible(markup: str) -> str:
     """After sanitising (this markup is ours): wide tables scroll inside a region that the
-    keyboard can reach, and heading links are named for screen readers, not read as "#"."""
-    markup = TABLE_RE.sub(
-        lambda match: '<div class="table-scroll" role="region" tabindex="0" '
-                      f'aria-label="Table">{match.group(0)}</div>', markup)
+    keyboard can reach, heading links are named for screen readers, not read as "#", and the
+    empty corner of a table with row labels is a plain cell rather than a header without text.
+
+    Each table region is a landmark, so each gets its own name, from the heading of its
+    section: "Table: Aging buckets", then "Table 2: Aging buckets" for a second one there."""
+    headings = [(match.start(), _plain_text(match.group(3)))
+                for match in SECTION_HEADING_RE.finditer(markup)]
+    counts: dict[str, int] = {}
+
+    def wrap(match: re.Match) -> str:
+        heading = next((text for start, text in reversed(headings) if start < match.start()), "")
+        counts[heading] = counts.get(heading, 0) + 1
+        number = f" {counts[heading]}" if counts[heading] > 1 else ""
+        name = f"Table{number}: {heading}" if heading else f"Table{number}"
+        return (f'<div class="table-scroll" role="region" tabindex="0" '
+                f'aria-label="{html.escape(name)}">{match.group(0)}</div>')
+
+    markup = EMPTY_HEADER_RE.sub(r"<td\1></td>", TABLE_RE.sub(wrap, markup))
     return HEADERLINK_TEXT_RE.sub(
         r'\1<span aria-hidden="true">#</span>'
         r'<span class="visually-hidden">Link to this section</span>\2', markup)

@@ -127,7 +127,7 @@ def test_a_group_expands_by_htmx_or_by_link(client, login, tenant):
     fragment = client.get(f"/billing/invoices/{number}/customers/{key}", headers=HX)
     text = fragment.get_data(as_text=True)
     assert fragment.status_code == 200 and "<html" not in text
-    assert "One-time" in text and "Setup" in text and "<tbody>" in text
+    assert "One-time" in text and "Setup" in text and "<tbody" in text
     plain = client.get(f"/billing/invoices/{number}/customers/{key}")
     assert plain.status_code == 302 and f"expand={key}" in plain.headers["Location"]
     expanded = client.get(plain.headers["Location"]).get_data(as_text=True)
@@ -203,3 +203,34 @@ def test_statement_boxes_show_the_period_shown(client, login, tenant):
     login(tenant.users[Role.ADMIN])
     body = client.get("/billing/statement").get_data(as_text=True)
     assert 'name="from" type="date" value="20' in body and 'name="to" type="date" value="20' in body
+
+
+def test_dates_read_the_same_way_on_pages_and_pdfs(client, login, tenant):
+    """People read "Mar 1, 2026" and "Mar 1 – 31, 2026" (thin spaces around the dash) on every
+    page and PDF; ISO dates stay in files and addresses that programs read."""
+    login(tenant.users[Role.ADMIN])
+    number = tenant.invoice.number
+    march = "Mar 1\u2009–\u200931, 2026"
+    listing = client.get("/billing/invoices").get_data(as_text=True)
+    assert "Mar 1, 2026" in listing and "Mar 31, 2026" in listing
+    detail = client.get(f"/billing/invoices/{number}").get_data(as_text=True)
+    assert "Mar 1, 2026" in detail and march in detail
+    prefix = f"/billing/invoices/{number}/customers/"
+    keys = {part.split('"')[0] for part in detail.split(prefix)[1:]}
+    lines = "".join(client.get(prefix + key, headers=HX).get_data(as_text=True) for key in keys)
+    assert f">{march}</td>" in lines and ">Feb 10, 2026</td>" in lines  # a one-day setup fee
+    statement = client.get("/billing/statement?from=2026-01-01&to=2026-06-30")
+    text = statement.get_data(as_text=True)
+    assert "Jan 1\u2009–\u2009Jun 30, 2026" in text and "Aging on Jun 30, 2026" in text
+    assert ">Mar 1, 2026</td>" in text and ">Jan 1, 2026</td>" in text
+    assert "from=2026-01-01&amp;to=2026-06-30" in text
+    for html in (listing, detail, text):
+        assert "2026-03-01" not in html and "March 1, 2026" not in html
+    invoice_pdf = pdf_text(client.get(f"/billing/invoices/{number}.pdf").data)
+    assert "Mar 1, 2026" in invoice_pdf and "Mar 31, 2026" in invoice_pdf
+    statement_pdf = pdf_text(client.get("/billing/statement.pdf?from=2026-01-01&to=2026-06-30")
+                             .data)
+    assert "Mar 1, 2026" in statement_pdf and "2026-03-01" not in statement_pdf
+    rows = list(csv.reader(io.StringIO(client.get("/billing/statement.csv?from=2026-01-01"
+                                                  "&to=2026-06-30").get_data(as_text=True))))
+    assert rows[1][0] == "2026-01-01"

@@ -26,11 +26,11 @@ from app import create_app
 from app.demo.services import DEMO_PASSWORD, seed_demo
 from app.extensions import db
 from app.kb.articles import Library
+from tests.browser.helpers import DESKTOP
 from tests.conftest import make_config
 
 BROWSER_DIR = Path(__file__).resolve().parent
 AXE_SOURCE = BROWSER_DIR.parents[1] / "node_modules" / "axe-core" / "axe.min.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -39,7 +39,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DESKTOP = {"width": 1280, "height": 800}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -196,7 +195,8 @@ def format_violations(violations: list[dict]) -> str:
 
 
 def check_accessibility(page: Page) -> None:
-    """Run axe-core on the page (WCAG 2.2 AA rules) and fail on any violation.
+    """Run axe-core on the page with its default rule set (every WCAG A/AA rule and the best
+    practices, such as unique landmarks and one main heading) and fail on any violation.
 
     The script goes in through `page.evaluate`, which runs it as DevTools code: the page's CSP
     (`script-src 'self'`, no inline scripts, no eval) stays on and does not apply to it, where
@@ -207,17 +207,14 @@ def check_accessibility(page: Page) -> None:
         page.evaluate(axe_source())
         if not page.evaluate("() => typeof window.axe === 'object'"):
             pytest.fail("axe-core did not load into the page", pytrace=False)
-    violations = page.evaluate(
-        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
-        ".violations",
-        AXE_TAGS,
-    )
+    violations = page.evaluate("async () => (await axe.run(document)).violations")
     assert not violations, f"axe-core on {page.url}:\n{format_violations(violations)}"
 
 
 @pytest.fixture
 def axe() -> Callable[[Page], None]:
-    """`axe(page)` fails the test when axe-core finds a WCAG 2.2 AA violation on the page."""
+    """`axe(page)` fails the test when axe-core's default rules (WCAG 2.2 AA and best
+    practices) find a violation on the page."""
     return check_accessibility
 
 

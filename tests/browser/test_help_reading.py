@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import Error, Page, expect
 
-from app.formatting import long_date
+from app.formatting import medium_date
 
 ANNOUNCEMENT = "marketplace-enhancements-april-2018"
 ANNOUNCED = [
@@ -46,7 +46,7 @@ def test_home_to_category_to_article(page: Page, library):
         ["Help Center", article.category_name, article.title]
     )
     expect(crumbs.locator("[aria-current=page]")).to_have_text(article.title)
-    expect(page.get_by_text(f"Updated {long_date(article.updated)}")).to_be_visible()
+    expect(page.get_by_text(f"Updated {medium_date(article.updated)}")).to_be_visible()
     expect(page.locator("time")).to_have_attribute("datetime", article.updated.isoformat())
 
     # Back up the breadcrumb trail to the category.

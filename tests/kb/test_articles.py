@@ -1,5 +1,6 @@
 """Article loading, front matter validation and safe rendering."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,24 @@ def test_article_html_is_sanitised(app, folder, attack):
     markup = load(app, folder).get("evil").html.lower()
     for forbidden in ("<script", "onerror", "javascript:", "hx-", "<iframe", "style=", "<svg"):
         assert forbidden not in markup
+
+
+def test_each_table_region_is_named_after_its_section(app, folder):
+    """Each table scrolls in a region landmark; landmarks need distinct names."""
+    table = "\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    write(folder, "tables", GOOD_FRONT_MATTER + "Intro." + table + "\n## Aging & buckets\n"
+          + table + table + "\n## Fees\n" + table)
+    markup = load(app, folder).get("tables").html
+    names = re.findall(r'<div class="table-scroll" role="region" tabindex="0" '
+                       r'aria-label="([^"]*)">', markup)
+    assert names == ["Table", "Table: Aging &amp; buckets", "Table 2: Aging &amp; buckets",
+                     "Table: Fees"]
+
+
+def test_the_empty_corner_of_a_table_is_not_a_header(app, folder):
+    """A header cell without text means nothing to a screen reader (axe: empty-table-header)."""
+    write(folder, "corner", GOOD_FRONT_MATTER + "| | Old | New |\n|---|---|---|\n| Layout | Flat | "
+          "Grouped |\n")
+    markup = load(app, folder).get("corner").html
+    assert "<td></td>" in markup and "<th>Old</th>" in markup
+    assert not re.search(r"<th[^>]*>\s*</th>", markup)

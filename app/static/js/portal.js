@@ -2,6 +2,21 @@
 (function () {
   "use strict";
 
+  // An article's table of contents is folded on a phone, where it sits under the title, and
+  // open beside the article on a wider screen (the breakpoint of portal.css).
+  // Content that htmx brings in gets the same treatment.
+  var phone = window.matchMedia("(max-width: 48rem)");
+  function foldTablesOfContents(root) {
+    root.querySelectorAll("details[data-open-on-wide-screens]").forEach(function (toc) {
+      toc.open = !phone.matches;
+    });
+  }
+  foldTablesOfContents(document);
+  phone.addEventListener("change", function () { foldTablesOfContents(document); });
+  document.addEventListener("htmx:load", function (event) {
+    foldTablesOfContents(event.target);
+  });
+
   // After an htmx swap, move focus to the first field with an error, or to new content that
   // asks for it, so keyboard and screen-reader users land where the change is.
   document.addEventListener("htmx:afterSwap", function (event) {
