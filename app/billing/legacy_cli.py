@@ -16,7 +16,8 @@ bp = Blueprint("legacy", __name__, cli_group="legacy")
 def import_command(file: Path) -> None:
     """Import historical invoices (idempotent; bad invoices are rejected whole and reported).
 
-    Exits with status 1 when any row was rejected."""
+    Exits with status 1 when any row was rejected: each is reported with its line in the file
+    and the reason."""
     report = import_file(file, cutover=current_app.config["CUTOVER_DATE"])
     db.session.commit()
     click.echo(f"{len(report.imported)} invoices imported, {len(report.already_imported)} "
@@ -25,4 +26,7 @@ def import_command(file: Path) -> None:
         invoice = f" ({rejection.invoice_number})" if rejection.invoice_number else ""
         click.echo(f"  line {rejection.line}{invoice}: {rejection.reason}", err=True)
     if report.rejected:
+        click.echo("Nothing of a rejected invoice was imported. Correct the rows above and "
+                   "import the whole file again: invoices already imported are skipped.",
+                   err=True)
         raise SystemExit(1)
