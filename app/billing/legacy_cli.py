@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import click
-from flask import Blueprint, current_app
+from flask import Blueprint
 
+from app.billing.cutover import configured_cutover
 from app.billing.legacy import import_file
 from app.extensions import db
 
@@ -18,7 +19,7 @@ def import_command(file: Path) -> None:
 
     Exits with status 1 when any row was rejected: each is reported with its line in the file
     and the reason."""
-    report = import_file(file, cutover=current_app.config["CUTOVER_DATE"])
+    report = import_file(file, cutover=configured_cutover())
     db.session.commit()
     click.echo(f"{len(report.imported)} invoices imported, {len(report.already_imported)} "
                f"already imported, {len(report.rejected_invoices)} rejected.")

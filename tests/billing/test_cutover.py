@@ -305,6 +305,15 @@ def test_the_demo_history_ends_before_the_cutover_and_annual_terms_are_billed_fr
         assert starts[0] == date(2018, 4, 1), subscription.start_date
 
 
+def test_benchmark_accounts_are_billed_from_the_cutover_month_at_the_earliest(app, cutover):
+    from app.demo.services import seed_bulk
+
+    seed_bulk(accounts=1, months=6, today=date(2018, 5, 20))  # from December 2017 …
+    db.session.commit()
+    periods = set(db.session.scalars(select(Invoice.period_start)))
+    assert periods == {date(2018, 4, 1), date(2018, 5, 1)}  # … but billed from April 2018
+
+
 # --- what the articles and the README say -----------------------------------------------------
 
 def spoken(day: date) -> str:

@@ -176,6 +176,22 @@ def test_an_invoice_total_too_large_to_store_is_rejected(account):
         2, "L-1", "the invoice total is too large (it must be below 1,000,000,000,000)")]
 
 
+def test_an_invoice_total_of_exactly_the_limit_is_rejected(account):
+    """2 × 500,000,000,000.00 = 1,000,000,000,000.00: one cent too much for the column."""
+    half = {"quantity": "5000000000", "unit_price": "100", "amount": "500000000000.00",
+            "tax": "0.00"}
+    report = import_rows(rows(row(**half), second(**half)), cutover=CUTOVER)
+    assert report.rejected_invoices == ["L-1"]
+
+
+def test_bad_line_numbers_are_not_reported_twice_as_duplicates(account):
+    report = import_rows(rows(row(line_number="x"), second(line_number="y")), cutover=CUTOVER)
+    assert report.rejected == [
+        Rejection(2, "L-1", "line_number 'x' is not a whole number from 1 to 999999"),
+        Rejection(3, "L-1", "line_number 'y' is not a whole number from 1 to 999999"),
+    ]
+
+
 # Rows at the edge of every rule, all accepted.
 GOOD_EDGES = [
     {"invoice_date": "2018-04-01", "due_date": "2018-05-01"},  # the day before the cutover
@@ -283,6 +299,17 @@ def test_a_file_that_is_not_utf8_is_rejected_whole(account, tmp_path):
     [rejection] = report.rejected
     assert rejection.invoice_number == ""
     assert "cannot be read as UTF-8 CSV" in rejection.reason
+
+
+def test_a_file_the_csv_reader_cannot_read_is_rejected_whole(account, tmp_path):
+    """A field longer than the CSV reader's limit (131,072 characters) stops the reader."""
+    path = tmp_path / "legacy.csv"
+    write(path, row(), second(description="x" * 200_000))
+    report = import_file(path, cutover=CUTOVER)
+    assert report.imported == [] and imported() == []
+    [rejection] = report.rejected
+    assert (rejection.line, rejection.invoice_number) == (3, "")
+    assert rejection.reason.startswith("the file cannot be read as UTF-8 CSV (field larger")
 
 
 def test_a_corrected_file_then_imports_the_whole_invoice(account):
