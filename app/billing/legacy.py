@@ -198,9 +198,10 @@ def import_rows(rows: Iterable[list[str]], *, cutover: date) -> ImportReport:
         else:
             orphans.append(Rejection(file_line, "", reason + ", and its invoice is unclear"))
 
-    existing = set(db.session.scalars(
-        select(HistoricalInvoice.number).where(HistoricalInvoice.number.in_(list(invoices)))
-    )) if invoices else set()
+    numbers, existing = list(invoices), set()
+    for chunk in range(0, len(numbers), 1000):  # bound the query's parameters
+        existing.update(db.session.scalars(select(HistoricalInvoice.number).where(
+            HistoricalInvoice.number.in_(numbers[chunk:chunk + 1000]))))
     report.already_imported = [number for number in invoices if number in existing]
     if orphans:
         report.rejected += orphans

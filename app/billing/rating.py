@@ -1,7 +1,8 @@
 """Rating: what a subscription costs in a billing period. Pure functions of the subscription's
 terms, so the rules can be read and tested without a database.
 
-The invoice of period P (a calendar month, dated its first day) carries:
+The invoice of period P (a calendar month, dated its first day, or the cutover date for the
+cutover month) carries:
 - in advance: the recurring charge of P for monthly subscriptions active on P's first day,
   and the full annual charge of every annual term that began since the previous invoice;
 - in arrears, for the previous month Q: daily prorations of subscriptions that started,

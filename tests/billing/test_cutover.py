@@ -145,6 +145,21 @@ def test_a_change_before_the_cutover_month_is_prorated_to_that_month_end_only():
     ]
 
 
+def test_a_change_of_a_term_charged_whole_on_the_first_invoice_is_prorated_to_its_end():
+    """Began Mar 15, 2018 (charged whole at 4 seats), 4 → 6 on Mar 20: Mar 20, 2018 – Mar 14,
+    2019 is 360 of 365 days: 2 × 365.00 × 360 ÷ 365 = 720.00."""
+    terms = annual(start_date=date(2018, 3, 15),
+                   changes=(Change(date(2018, 3, 20), 6, Decimal("365.00")),))
+    assert sorted(lines_of(terms, APRIL), key=lambda line: line[2]) == [
+        (ChargeType.RECURRING, Decimal("1460.00"), date(2018, 3, 15), date(2019, 3, 14)),
+        (ChargeType.PRORATION, Decimal("720.00"), date(2018, 3, 20), date(2019, 3, 14)),
+    ]
+
+
+def test_a_running_term_without_seats_is_not_charged():
+    assert lines_of(annual(quantity=0), APRIL) == []
+
+
 def test_a_term_ended_before_the_cutover_month_is_credited_to_that_month_end_only():
     """Ended Mar 20, 2018: Mar 21 – 31 is 11 of 365 days: −4 × 365.00 × 11 ÷ 365 = −44.00;
     nothing is running on Apr 1."""

@@ -373,3 +373,12 @@ def test_the_article_states_the_import_rules_the_code_applies():
     assert f"exactly the {len(COLUMNS)} columns of the header" in text
     statuses = text.split("`status` is ")[1].split(".")[0]  # "`paid`, `open` or `void`"
     assert set(re.findall(r"`(\w+)`", statuses)) == STATUSES
+
+
+def test_a_file_of_many_invoices_is_imported_and_then_skipped(account):
+    """More invoice numbers than one query takes at once (it asks 1,000 at a time)."""
+    data = rows(*(row(invoice_number=f"L-{n:05d}") for n in range(2500)))
+    assert len(import_rows(data, cutover=CUTOVER).imported) == 2500
+    db.session.commit()
+    again = import_rows(data, cutover=CUTOVER)
+    assert again.imported == [] and len(again.already_imported) == 2500
