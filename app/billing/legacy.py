@@ -21,6 +21,9 @@ included — and the report names each bad row by its line number in the file wi
 A row that cannot be tied to one invoice for certain (its invoice number is empty, or its
 columns are off and its second one is not an invoice number of the file) holds back the whole
 file: it might be a line of any invoice, and importing that invoice without it would lose it.
+An invoice imported before without some of its lines (an earlier version of the import let
+a bad row through) is completed from a file that has them all, when the lines imported and the
+invoice's details are the file's; otherwise it is reported and left unchanged.
 """
 
 import csv
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from app.accounts.models import Account
 from app.billing.cutover import is_historical
@@ -76,6 +79,7 @@ class Rejection:
 class ImportReport:
     imported: list[str] = field(default_factory=list)
     already_imported: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)  # imported before without some lines
     rejected: list[Rejection] = field(default_factory=list)
 
     @property
@@ -198,11 +202,18 @@ def import_rows(rows: Iterable[list[str]], *, cutover: date) -> ImportReport:
         else:
             orphans.append(Rejection(file_line, "", reason + ", and its invoice is unclear"))
 
-    numbers, existing = list(invoices), set()
+    numbers, stored_lines = list(invoices), {}
     for chunk in range(0, len(numbers), 1000):  # bound the query's parameters
-        existing.update(db.session.scalars(select(HistoricalInvoice.number).where(
-            HistoricalInvoice.number.in_(numbers[chunk:chunk + 1000]))))
-    report.already_imported = [number for number in invoices if number in existing]
+        stored_lines.update(db.session.execute(
+            select(HistoricalInvoice.number, func.count(HistoricalInvoiceLine.id))
+            .outerjoin(HistoricalInvoiceLine)
+            .where(HistoricalInvoice.number.in_(numbers[chunk:chunk + 1000]))
+            .group_by(HistoricalInvoice.number)).tuples().all())
+    existing = set(stored_lines)
+    # Imported with as many lines as the file has: skipped. (With fewer, it is completed below.)
+    unchanged = {number for number in existing
+                 if stored_lines[number] == len(invoices[number]) + len(broken.get(number, []))}
+    report.already_imported = [number for number in invoices if number in unchanged]
     if orphans:
         report.rejected += orphans
         where = ("line " if len(orphans) == 1 else "lines ") + ", ".join(
@@ -210,12 +221,12 @@ def import_rows(rows: Iterable[list[str]], *, cutover: date) -> ImportReport:
         report.rejected += [
             Rejection(invoice_lines[0].file_line, number,
                       f"not imported: {where} of the file may belong to this invoice")
-            for number, invoice_lines in invoices.items() if number not in existing
+            for number, invoice_lines in invoices.items() if number not in unchanged
         ]
     else:
         accounts = {a.number: a for a in db.session.scalars(select(Account))}
         for number, invoice_lines in invoices.items():
-            if number in existing:
+            if number in unchanged:
                 continue
             problems = broken.get(number, []) + _validate_invoice(number, invoice_lines,
                                                                   accounts, cutover)
@@ -223,8 +234,16 @@ def import_rows(rows: Iterable[list[str]], *, cutover: date) -> ImportReport:
                 report.rejected += problems
                 continue
             account = accounts[invoice_lines[0].values["account_number"].strip()]
-            _store(number, invoice_lines, account)
-            report.imported.append(number)
+            if number not in existing:
+                _store(number, invoice_lines, account)
+                report.imported.append(number)
+            elif _complete(number, invoice_lines, account):
+                report.completed.append(number)
+            else:
+                report.rejected.append(Rejection(
+                    invoice_lines[0].file_line, number,
+                    "already imported with other lines or details than the file's; the "
+                    "imported invoice was not changed"))
     report.rejected.sort(key=lambda rejection: rejection.line)
     db.session.flush()
     return report
@@ -282,6 +301,36 @@ def _validate_invoice(number: str, lines: list[_Line], accounts: dict[str, Accou
     return problems
 
 
+def _complete(number: str, lines: list[_Line], account: Account) -> bool:
+    """Add the lines missing from an invoice imported without some of them (by a version of the
+    import that let a bad row through): only when every line imported and the invoice's
+    details are the file's. Returns whether it did."""
+    invoice = db.session.scalar(select(HistoricalInvoice).where(
+        HistoricalInvoice.number == number))
+    stored = {line.line_number: line for line in db.session.scalars(
+        select(HistoricalInvoiceLine).where(HistoricalInvoiceLine.invoice_id == invoice.id))}
+    first = lines[0].values
+    in_file = {line.line_number: line for line in lines}
+    same_invoice = (
+        invoice.account_id == account.id
+        and invoice.invoice_date == date.fromisoformat(first["invoice_date"].strip())
+        and invoice.due_date == date.fromisoformat(first["due_date"].strip())
+        and invoice.legacy_status == first["status"].strip().lower()
+    )
+    same_lines = set(stored) < set(in_file) and all(
+        (line.description, line.quantity, line.unit_price, line.amount, line.tax) == (
+            in_file[n].values["description"].strip(), in_file[n].quantity,
+            in_file[n].unit_price, in_file[n].amount, in_file[n].tax)
+        for n, line in stored.items())
+    if not (same_invoice and same_lines):
+        return False
+    invoice.subtotal = sum((line.amount for line in lines), ZERO)
+    invoice.tax_total = sum((line.tax for line in lines), ZERO)
+    invoice.total = invoice.subtotal + invoice.tax_total
+    _insert_lines(invoice, [line for n, line in in_file.items() if n not in stored])
+    return True
+
+
 def _store(number: str, lines: list[_Line], account: Account) -> None:
     first = lines[0].values
     subtotal = sum((line.amount for line in lines), ZERO)
@@ -295,6 +344,10 @@ def _store(number: str, lines: list[_Line], account: Account) -> None:
     )
     db.session.add(invoice)
     db.session.flush()
+    _insert_lines(invoice, lines)
+
+
+def _insert_lines(invoice: HistoricalInvoice, lines: list[_Line]) -> None:
     db.session.execute(insert(HistoricalInvoiceLine), [
         {"invoice_id": invoice.id, "line_number": line.line_number,
          "description": line.values["description"].strip(), "quantity": line.quantity,

@@ -21,8 +21,9 @@ def import_command(file: Path) -> None:
     and the reason."""
     report = import_file(file, cutover=configured_cutover())
     db.session.commit()
+    completed = f"{len(report.completed)} completed, " if report.completed else ""
     click.echo(f"{len(report.imported)} invoices imported, {len(report.already_imported)} "
-               f"already imported, {len(report.rejected_invoices)} rejected.")
+               f"already imported, {completed}{len(report.rejected_invoices)} rejected.")
     for rejection in report.rejected:
         invoice = f" ({rejection.invoice_number})" if rejection.invoice_number else ""
         click.echo(f"  line {rejection.line}{invoice}: {rejection.reason}", err=True)

@@ -382,3 +382,84 @@ def test_a_file_of_many_invoices_is_imported_and_then_skipped(account):
     db.session.commit()
     again = import_rows(data, cutover=CUTOVER)
     assert again.imported == [] and len(again.already_imported) == 2500
+
+
+def stored(number: str) -> tuple:
+    db.session.expire_all()
+    invoice = db.session.scalar(select(HistoricalInvoice).where(
+        HistoricalInvoice.number == number))
+    return invoice.subtotal, invoice.tax_total, invoice.total, line_count(number)
+
+
+def test_an_invoice_imported_without_a_line_is_completed_by_the_full_file(account):
+    """An earlier version of the import let an invoice in without its bad row: the corrected
+    file adds the missing line and the totals, and changes nothing else."""
+    import_rows(rows(row()), cutover=CUTOVER)  # line 1 only: 37.50 + 3.79
+    db.session.commit()
+    assert stored("L-1") == (Decimal("37.50"), Decimal("3.79"), Decimal("41.29"), 1)
+    report = import_rows(rows(row(), second(), row(invoice_number="L-2")), cutover=CUTOVER)
+    db.session.commit()
+    assert (report.imported, report.completed, report.already_imported, report.rejected) == (
+        ["L-2"], ["L-1"], [], [])
+    # 37.50 + 99.00 = 136.50; tax 3.79 + 10.00 = 13.79
+    assert stored("L-1") == (Decimal("136.50"), Decimal("13.79"), Decimal("150.29"), 2)
+    again = import_rows(rows(row(), second(), row(invoice_number="L-2")), cutover=CUTOVER)
+    assert again.completed == [] and again.already_imported == ["L-1", "L-2"]
+
+
+ALREADY = ("already imported with other lines or details than the file's; the imported invoice "
+           "was not changed")
+
+
+@pytest.mark.parametrize(("first_import", "file_rows"), [
+    ([row(amount="37.50", quantity="3", description="Other seats")], [row(), second()]),
+    ([row(quantity="3.5", amount="43.75")], [row(), second()]),
+    ([row(due_date="2017-06-15")], [row(), second()]),
+    ([row(status="open")], [row(), second()]),
+    ([row(invoice_date="2017-04-30")], [row(), second()]),
+    ([row(), second()], [row()]),  # the file has fewer lines than were imported
+    ([second()], [row(), second(line_number="3")]),  # line 2 is not in the file
+])
+def test_an_imported_invoice_that_differs_from_the_file_is_left_alone(account, first_import,
+                                                                      file_rows):
+    import_rows(rows(*first_import), cutover=CUTOVER)
+    db.session.commit()
+    before = stored("L-1")
+    report = import_rows(rows(*file_rows), cutover=CUTOVER)
+    assert report.completed == [] and report.already_imported == []
+    assert report.rejected == [Rejection(2, "L-1", ALREADY)]
+    assert stored("L-1") == before
+
+
+def test_an_imported_invoice_is_not_completed_from_a_bad_file(account):
+    import_rows(rows(row()), cutover=CUTOVER)
+    db.session.commit()
+    report = import_rows(rows(row(), second(tax="-1.00")), cutover=CUTOVER)
+    assert report.rejected == [Rejection(3, "L-1", "tax '-1.00' is negative")]
+    assert report.completed == [] and line_count("L-1") == 1
+
+
+def test_an_imported_invoice_is_not_completed_from_a_file_with_unclear_rows(account):
+    import_rows(rows(row()), cutover=CUTOVER)
+    db.session.commit()
+    report = import_rows(rows(row(), second(), ["R-900001"]), cutover=CUTOVER)
+    assert report.completed == [] and line_count("L-1") == 1
+    assert report.rejected_invoices == ["L-1"]
+
+
+def test_cli_reports_completed_invoices(app, account, tmp_path):
+    import_rows(rows(row()), cutover=CUTOVER)
+    db.session.commit()
+    path = tmp_path / "legacy.csv"
+    write(path, row(), second())
+    result = app.test_cli_runner().invoke(args=["legacy", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "0 invoices imported, 0 already imported, 1 completed, 0 rejected." in result.output
+
+
+def test_an_imported_invoice_of_another_account_is_left_alone(account, factory):
+    factory.account(number="R-900002")
+    import_rows(rows(row(account_number="R-900002")), cutover=CUTOVER)
+    db.session.commit()
+    report = import_rows(rows(row(), second()), cutover=CUTOVER)
+    assert report.rejected == [Rejection(2, "L-1", ALREADY)] and line_count("L-1") == 1
