@@ -291,12 +291,12 @@ def _validate_invoice(number: str, lines: list[_Line], accounts: dict[str, Accou
         header_reasons.append(str(error))
     if first["status"].strip().lower() not in STATUSES:
         header_reasons.append(f"status {first['status'].strip()!r} is not paid, open or void")
-    if not problems:
-        subtotal = sum((line.amount for line in lines), ZERO)
-        total = subtotal + sum((line.tax for line in lines), ZERO)
-        if max(subtotal, total) >= TOTAL_LIMIT:
-            header_reasons.append(f"the invoice total is too large (it must be below "
-                                  f"{TOTAL_LIMIT:,})")
+    # (None is negative, so lines that could not be read only make the total smaller.)
+    subtotal = sum((line.amount for line in lines), ZERO)
+    total = subtotal + sum((line.tax for line in lines), ZERO)
+    if total >= TOTAL_LIMIT:
+        header_reasons.append(f"the invoice total is too large (it must be below "
+                              f"{TOTAL_LIMIT:,})")
     problems += [Rejection(lines[0].file_line, number, reason) for reason in header_reasons]
     return problems
 

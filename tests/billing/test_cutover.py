@@ -378,3 +378,11 @@ def test_a_term_begun_on_february_29_renews_without_losing_a_day():
         (ChargeType.RECURRING, Decimal("1460.00"), date(2019, 2, 28), date(2020, 2, 28))]
     assert lines_of(terms, Period.parse("2020-03"), cutover=None) == [
         (ChargeType.RECURRING, Decimal("1460.00"), date(2020, 2, 29), date(2021, 2, 27))]
+
+
+def test_a_running_term_begun_on_february_29_is_charged_to_the_eve_of_its_anniversary():
+    """With a cutover on April 2, 2019: the term Feb 28, 2019 – Feb 28, 2020 has 366 days;
+    Apr 1, 2019 – Feb 28, 2020 is 334 of them: 4 × 365.00 × 334 ÷ 366 = 1,332.3497… → 1,332.35."""
+    assert lines_of(annual(start_date=date(2016, 2, 29)), Period.parse("2019-04"),
+                    cutover=date(2019, 4, 2)) == [
+        (ChargeType.PRORATION, Decimal("1332.35"), date(2019, 4, 1), date(2020, 2, 28))]

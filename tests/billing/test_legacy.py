@@ -94,6 +94,7 @@ BAD_LINES = [
     ({"amount": "-Infinity"}, [f"amount '-Infinity' {NOT_DECIMAL}"]),
     ({"amount": "1e400"}, [f"amount '1e400' {NOT_DECIMAL}"]),
     ({"tax": "1E2"}, [f"tax '1E2' {NOT_DECIMAL}"]),
+    ({"quantity": "١"}, [f"quantity '١' {NOT_DECIMAL}"]),  # an Arabic-Indic digit one
     ({"unit_price": "1,099.00", "quantity": "1"}, [f"unit_price '1,099.00' {NOT_DECIMAL}"]),
     ({"unit_price": "+99"}, [f"unit_price '+99' {NOT_DECIMAL}"]),
     ({"unit_price": ".99"}, [f"unit_price '.99' {NOT_DECIMAL}"]),
@@ -121,6 +122,7 @@ BAD_LINES = [
     ({"line_number": "2.0"}, ["line_number '2.0' is not a whole number from 1 to 999999"]),
     ({"line_number": "²"}, ["line_number '²' is not a whole number from 1 to 999999"]),
     ({"line_number": "-2"}, ["line_number '-2' is not a whole number from 1 to 999999"]),
+    ({"line_number": "٢"}, ["line_number '٢' is not a whole number from 1 to 999999"]),
     ({"line_number": "1"}, ["line_number 1 appears twice in the invoice"]),
     ({"description": " "}, ["description is empty"]),
     ({"description": "x" * 301}, ["description is longer than 300 characters"]),
@@ -182,6 +184,14 @@ def test_an_invoice_total_of_exactly_the_limit_is_rejected(account):
             "tax": "0.00"}
     report = import_rows(rows(row(**half), second(**half)), cutover=CUTOVER)
     assert report.rejected_invoices == ["L-1"]
+
+
+def test_an_invoice_whose_tax_takes_the_total_to_the_limit_is_rejected(account):
+    """999,999,999,900.00 + tax 100.00 = 1,000,000,000,000.00."""
+    report = import_rows(rows(row(quantity="9999999999", unit_price="100",
+                                  amount="999999999900.00", tax="100.00")), cutover=CUTOVER)
+    assert report.rejected == [Rejection(
+        2, "L-1", "the invoice total is too large (it must be below 1,000,000,000,000)")]
 
 
 def test_bad_line_numbers_are_not_reported_twice_as_duplicates(account):
