@@ -1,11 +1,11 @@
 from datetime import date
 
 import click
-from flask import current_app
 from sqlalchemy import func, select
 
 from app.accounts.models import Account
 from app.billing import bp
+from app.billing.cutover import configured_cutover
 from app.billing.engine import BillingError, check_period, run_billing
 from app.billing.rating import Period
 from app.extensions import db
@@ -17,7 +17,7 @@ def run_command(period_text: str) -> None:
     """Issue one invoice per account for a period (idempotent, resumable)."""
     try:
         period = Period.parse(period_text)
-        check_period(period, current_app.config["CUTOVER_DATE"], date.today())
+        check_period(period, configured_cutover(), date.today())
     except (ValueError, BillingError) as error:
         raise click.BadParameter(str(error), param_hint="--period") from error
     total = db.session.scalar(select(func.count()).select_from(Account)) or 0

@@ -1,6 +1,10 @@
 """The billing run: one invoice per account and period, issued from the account's
 subscriptions, usage and one-time fees (rated by app.billing.rating).
 
+The cutover rule (app.billing.cutover): no period before the cutover month is billed, and an
+invoice is dated its month's first day, or the cutover date for the cutover month, so that every
+invoice the engine issues is dated on or after the cutover date and none is historical.
+
 Idempotent: an invoice carries the key "<account id>:<period>", unique in the database, and an
 account already billed for the period is skipped. Resumable: each account is billed and
 committed in a transaction of its own, so a run that stops part-way is finished by running it
@@ -17,6 +21,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Account
+from app.billing.cutover import configured_cutover, engine_issue_date, first_engine_period_start
 from app.billing.models import (
     ChargeModel,
     DocumentSequence,
@@ -201,18 +206,19 @@ def billing_key(account_id: int, period: Period) -> str:
 
 def issue_invoice(account: Account, period: Period, lines: list[DraftLine]) -> Invoice:
     """Number, total and store an invoice with its lines, and record `invoice.issued`."""
-    rate = tax_rate_for(account, period.start)
+    issue_date = engine_issue_date(period.start, configured_cutover())
+    rate = tax_rate_for(account, issue_date)
     taxes = [line_tax(line.amount, rate) for line in lines]
     subtotal = sum((line.amount for line in lines), ZERO)
     tax_total = sum(taxes, ZERO)
     invoice = Invoice(
-        number=next_document_number("INV", period.start.year),
+        number=next_document_number("INV", issue_date.year),
         account_id=account.id,
         billing_key=billing_key(account.id, period),
         period_start=period.start,
         period_end=period.end,
-        issue_date=period.start,
-        due_date=period.start + timedelta(days=account.payment_terms_days),
+        issue_date=issue_date,
+        due_date=issue_date + timedelta(days=account.payment_terms_days),
         currency=account.currency,
         bill_to_name=account.legal_name,
         bill_to_address="\n".join(account.address_lines),
@@ -286,7 +292,7 @@ def bill_account(account_id: int, period: Period) -> tuple[str, Invoice | None]:
         return "already_billed", None
     fees = load_fees(account_id, period)
     lines = rate_period(load_terms(account_id, period), period,
-                        load_usage(account_id, period), fees)
+                        load_usage(account_id, period), fees, configured_cutover())
     if not lines:
         return "nothing_to_bill", None
     invoice = issue_invoice(account, period, lines)
@@ -299,14 +305,20 @@ def bill_account(account_id: int, period: Period) -> tuple[str, Invoice | None]:
     return "issued", invoice
 
 
-def check_period(period: Period, cutover: date, today: date) -> None:
-    """Raises BillingError for a period before the cutover month or after the current one."""
-    if period.start < cutover.replace(day=1):
+def check_not_before_cutover(period: Period, cutover: date) -> None:
+    """Raises BillingError for a period before the cutover month: the legacy system billed it."""
+    if period.start < first_engine_period_start(cutover):
         raise BillingError(
             f"{period.key} is before the cutover ({cutover.isoformat()}): those invoices are "
             "historical; import them with `flask legacy import`."
         )
-    if period.start > today:
+
+
+def check_period(period: Period, cutover: date, today: date) -> None:
+    """Raises BillingError for a period before the cutover month, or whose invoice date (the
+    cutover date for the cutover month) is still to come."""
+    check_not_before_cutover(period, cutover)
+    if engine_issue_date(period.start, cutover) > today:
         raise BillingError(f"{period.key} has not started yet.")
 
 
@@ -316,7 +328,9 @@ def run_billing(
     account_ids: list[int] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Bill every account (or `account_ids`) for `period`, committing account by account."""
+    """Bill every account (or `account_ids`) for `period`, committing account by account.
+    Raises BillingError for a period before the cutover month."""
+    check_not_before_cutover(period, configured_cutover())
     result = RunResult(period=period.key)
     if account_ids is None:
         billed = select(Invoice.account_id).where(Invoice.period_start == period.start,

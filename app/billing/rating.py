@@ -1,13 +1,20 @@
 """Rating: what a subscription costs in a billing period. Pure functions of the subscription's
 terms, so the rules can be read and tested without a database.
 
-The invoice of period P (a calendar month, dated its first day) carries:
+The invoice of period P (a calendar month, dated its first day, or the cutover date for the
+cutover month) carries:
 - in advance: the recurring charge of P for monthly subscriptions active on P's first day,
   and the full annual charge of every annual term that began since the previous invoice;
 - in arrears, for the previous month Q: daily prorations of subscriptions that started,
   changed or ended during Q, usage of Q, and one-time fees dated up to Q's last day.
 A proration is quantity × unit price × days ÷ days in the month (or the annual term), rounded
 half-up to the cent once, on the line.
+
+The engine's first invoice, for the cutover month (app.billing.cutover), also charges every
+annual term that is running on the month's first day and began on or before the previous
+month's first day (the legacy system's last in-advance invoice): from that day to the end of
+the term, prorated daily. A change or end of such a term in the previous month is prorated up to
+that month's last day only, since the rest of the term is on that charge.
 """
 
 import re
@@ -16,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from app.billing.cutover import first_engine_period_start
 from app.billing.models import BillingCycle, ChargeModel, ChargeType
 from app.money import round_money
 
@@ -130,10 +138,12 @@ def _add_years(day: date, years: int) -> date:
 def _term_containing(terms: Terms, day: date) -> tuple[date, date]:
     """The annual term (first and last day) that contains `day`."""
     years = day.year - terms.start_date.year
-    start = _add_years(terms.start_date, years)
-    if start > day:
-        start = _add_years(terms.start_date, years - 1)
-    return start, _add_years(start, 1) - ONE_DAY
+    if _add_years(terms.start_date, years) > day:
+        years -= 1
+    # The next term begins on the next anniversary of the start (February 29 again in a leap
+    # year), not a year after this term's first day.
+    return (_add_years(terms.start_date, years),
+            _add_years(terms.start_date, years + 1) - ONE_DAY)
 
 
 def _fmt(day: date) -> str:
@@ -158,8 +168,8 @@ def _line(terms: Terms, charge_type: ChargeType, description: str, quantity, uni
     )
 
 
-def recurring_lines(terms: Terms, period: Period) -> list[DraftLine]:
-    """The in-advance charge of `period`."""
+def recurring_lines(terms: Terms, period: Period, first_invoice: bool = False) -> list[DraftLine]:
+    """The in-advance charge of `period` (`first_invoice`: the engine's first, see above)."""
     if terms.charge_model != ChargeModel.PER_SEAT:
         return []
     if terms.cycle == BillingCycle.MONTHLY:
@@ -178,22 +188,43 @@ def recurring_lines(terms: Terms, period: Period) -> list[DraftLine]:
         if period.previous_start < term_start <= period.start and terms.active_on(term_start):
             quantity, price = terms.on(term_start)
             if quantity:
-                term_end = _add_years(term_start, 1) - ONE_DAY
+                term_end = _add_years(terms.start_date, years + 1) - ONE_DAY
                 lines.append(_line(terms, ChargeType.RECURRING,
                                    f"{quantity} × {terms.name}, annual term",
                                    quantity, price, quantity * price, term_start, term_end))
+    if first_invoice and terms.active_on(period.start):
+        lines += _running_term_line(terms, period)
     return lines
 
 
-def _span(terms: Terms, day: date, period: Period) -> tuple[date, int]:
+def _running_term_line(terms: Terms, period: Period) -> list[DraftLine]:
+    """The first invoice's charge of an annual term running since before the engine: from the
+    period's first day to the end of the term, prorated daily."""
+    term_start, term_end = _term_containing(terms, period.start)
+    if term_start > period.previous_start:
+        return []  # began since the legacy system's last invoice: charged whole, above
+    quantity, price = terms.on(period.start)
+    days, term_days = (term_end - period.start).days + 1, (term_end - term_start).days + 1
+    if not quantity:
+        return []
+    return [_line(terms, ChargeType.PRORATION,
+                  f"{quantity} × {terms.name}, annual term {_fmt(term_start)} – "
+                  f"{_fmt(term_end)}: {days} of {term_days} days from {_fmt(period.start)}",
+                  quantity, price, quantity * price * days / term_days, period.start, term_end)]
+
+
+def _span(terms: Terms, day: date, period: Period, first_invoice: bool) -> tuple[date, int]:
     """For a change on `day`: the last day it is prorated to, and the days of the whole span."""
     if terms.cycle == BillingCycle.MONTHLY:
         return period.previous_end, period.previous_days
     term_start, term_end = _term_containing(terms, day)
+    if first_invoice and term_start <= period.previous_start and term_end >= period.start:
+        # The rest of the term, from the period's first day, is on the first invoice's charge.
+        return period.previous_end, (term_end - term_start).days + 1
     return term_end, (term_end - term_start).days + 1
 
 
-def proration_lines(terms: Terms, period: Period) -> list[DraftLine]:
+def proration_lines(terms: Terms, period: Period, first_invoice: bool = False) -> list[DraftLine]:
     """Arrears: starts, changes and ends of service during the previous month."""
     if terms.charge_model != ChargeModel.PER_SEAT:
         return []
@@ -223,7 +254,7 @@ def proration_lines(terms: Terms, period: Period) -> list[DraftLine]:
         delta = change.quantity * change.unit_price - old_quantity * old_price
         if not delta:
             continue
-        end, span_days = _span(terms, day, period)
+        end, span_days = _span(terms, day, period, first_invoice)
         days = (end - day).days + 1
         lines.append(_line(
             terms, ChargeType.PRORATION,
@@ -234,7 +265,7 @@ def proration_lines(terms: Terms, period: Period) -> list[DraftLine]:
     if terms.end_date is not None and first <= terms.end_date < last:
         ended = terms.end_date
         quantity, price = terms.on(ended)
-        end, span_days = _span(terms, ended, period)
+        end, span_days = _span(terms, ended, period, first_invoice)
         days = (end - ended).days
         if quantity and days:
             lines.append(_line(
@@ -285,14 +316,16 @@ def rate_period(
     period: Period,
     usage: dict[int, Decimal],
     fees: list[OneTimeFee],
+    cutover: date | None = None,
 ) -> list[DraftLine]:
     """Every line of one account's invoice for `period`, in invoice order: end customer,
-    subscription, charge type."""
+    subscription, charge type. `cutover`: the cutover date, for the engine's first invoice."""
+    first_invoice = cutover is not None and period.start == first_engine_period_start(cutover)
     lines: list[DraftLine] = []
     for terms in subscriptions:
-        lines += recurring_lines(terms, period)
+        lines += recurring_lines(terms, period, first_invoice)
         lines += usage_line(terms, period, usage.get(terms.id, Decimal(0)))
-        lines += proration_lines(terms, period)
+        lines += proration_lines(terms, period, first_invoice)
     lines += [one_time_line(fee) for fee in fees]
     return sorted(
         lines,

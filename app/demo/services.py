@@ -3,11 +3,11 @@
 import random
 from datetime import date, timedelta
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from app.accounts.models import Account, Role, User
 from app.accounts.services import count_users, create_account, create_user
+from app.billing.cutover import configured_cutover, first_engine_period_start
 from app.demo import billing_data, legacy_data
 from app.extensions import db
 
@@ -92,7 +92,7 @@ def _seed_billing(account: Account, plan: dict, today: date) -> None:
         first_start=date(2016, 6, 1), today=today, daily_usage=True,
     )
     db.session.commit()
-    cutover = current_app.config["CUTOVER_DATE"]
+    cutover = configured_cutover()
     legacy_data.import_demo_history(account, cutover)
     billing_data.bill_history([account.id], billing_data.months_between(cutover, today))
     billing_data.pay_history(rng, account, leave_open=plan["leave_open"],
@@ -128,11 +128,14 @@ def create_bulk_accounts(accounts: int, first_start: date, today: date,
 def seed_bulk(accounts: int, months: int, today: date | None = None,
               progress=None) -> list[int]:
     """Benchmark data: `accounts` accounts of about 100 subscriptions each, billed by the engine
-    for the last `months` months, all paid but the latest two. Returns the account ids."""
+    for the last `months` months (from the cutover month at the earliest), all paid but the
+    latest two. Returns the account ids."""
     today = today or date.today()
     first = (today.replace(day=1) - timedelta(days=31 * (months - 1))).replace(day=1)
     ids = create_bulk_accounts(accounts, first, today)
-    billing_data.bill_history(ids, billing_data.months_between(first, today), progress)
+    # The engine bills from the cutover month on; earlier months are the legacy system's.
+    first_billed = max(first, first_engine_period_start(configured_cutover()))
+    billing_data.bill_history(ids, billing_data.months_between(first_billed, today), progress)
     rng = random.Random(months)
     for account_id in ids:
         billing_data.pay_history(rng, db.session.get(Account, account_id), leave_open=2,
