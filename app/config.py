@@ -48,6 +48,12 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a method name; n=2**15, r=8, p=1
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    # New "Was this helpful?" votes from readers who are not signed in, per client address:
+    # across all articles, and on any one article. Signed-in readers have one vote per article.
+    FEEDBACK_ANONYMOUS_RATE_LIMIT = os.environ.get("FEEDBACK_ANONYMOUS_RATE_LIMIT", "5 per hour")
+    FEEDBACK_ANONYMOUS_ARTICLE_LIMIT = os.environ.get(
+        "FEEDBACK_ANONYMOUS_ARTICLE_LIMIT", "1 per day"
+    )
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
