@@ -24,6 +24,7 @@ def test_anonymous_readers_get_no_cookie(client, path):
     assert "X-CSRFToken" not in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-cache"
     assert response.headers["ETag"]
+    assert {"Cookie", "HX-Request"} <= set(response.vary)
 
 
 @pytest.mark.parametrize("path", SHARED_PAGES)
