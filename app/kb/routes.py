@@ -48,12 +48,14 @@ def _address_and_article() -> str:
 
 def _not_a_new_anonymous_vote() -> bool:
     """The anonymous vote limits count only new votes by readers who are not signed in: not
-    signed-in readers, not a form that will be refused anyway, not a change of one's own vote."""
+    signed-in readers, not a vote that will be refused anyway (no such article, a form with
+    errors or without its CSRF token), not a change of one's own vote."""
     if request.method != "POST":
         return True
     if "feedback_exempt" not in g:
         g.feedback_exempt = (
             current_user.is_authenticated
+            or services.get_library().get(request.view_args["slug"]) is None
             or not FeedbackForm().validate()
             or ("voter_id" in session
                 and services.find_vote(request.view_args["slug"], _voter()) is not None)
@@ -179,7 +181,8 @@ def feedback(slug: str):
 
 @bp.errorhandler(RateLimitExceeded)
 def too_many_votes(error: RateLimitExceeded):
-    """A refused anonymous vote: the form again, with what the reader entered and why."""
+    """A refused anonymous vote (the feedback form is the Help Center's only limited view): the
+    form again, with what the reader entered and why."""
     article = _get_article_or_404(request.view_args["slug"])
     return _feedback_response(article, FeedbackForm(), None, 429, refusal=error.description)
 

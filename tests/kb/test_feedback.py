@@ -225,3 +225,10 @@ def test_getting_started_states_the_anonymous_vote_limits(app):
     assert (f"can send {ONE[per_article.amount]} vote per article "
             f"{EVERY[per_article.GRANULARITY.name]}") in text
     assert f"at most {overall.amount} votes {EVERY[overall.GRANULARITY.name]}" in text
+
+
+def test_votes_on_unknown_articles_do_not_use_up_the_limit(app):
+    allowed = limit_amount(app, "FEEDBACK_ANONYMOUS_RATE_LIMIT")
+    for _ in range(allowed + 1):
+        assert vote(app, "no-such-article").status_code == 404
+    assert vote(app, "glossary").status_code == 200
