@@ -3,6 +3,7 @@
 Such a page holds nothing from a session (no CSRF token: the forms on it come by htmx with their
 own), so it is rendered once per process for each page and version of the articles, sent with a
 strong ETag, and answering it sets no cookie. Signed-in readers get their own page every time.
+A shared page may depend on its URL path only: not on the query string, the host or a cookie.
 """
 
 import hashlib

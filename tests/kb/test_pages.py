@@ -166,3 +166,10 @@ def test_shared_pages_keep_breadcrumbs_related_search_and_page_help(client, app)
     index = client.get("/help").get_data(as_text=True)
     assert 'role="search"' in index and 'hx-get="/help/search"' in index
     assert "Help for this page" in index and 'href="/help/getting-started"' in index
+
+
+def test_the_query_string_does_not_change_the_shared_page(client):
+    plain = client.get("/help/glossary")
+    other = client.application.test_client().get("/help/glossary?sq=1&next=/x&q=<b>hi</b>")
+    assert other.get_data() == plain.get_data()
+    assert other.headers["ETag"] == plain.headers["ETag"]
