@@ -53,6 +53,13 @@ def test_the_shared_article_loads_the_form_and_a_vote_is_sent_in_place(page: Pag
     expect(feedback.get_by_role("status")).to_contain_text("You answered No")
     expect(feedback.get_by_label("No", exact=True)).to_be_checked()
 
+    # Coming back later: the form loaded with the page leaves the reader at the top.
+    page.goto("/help")
+    page.goto("/help/invoice-statuses")
+    expect(feedback.get_by_role("status")).to_contain_text("You answered No")
+    expect(feedback.get_by_role("status")).not_to_be_focused()
+    assert page.evaluate("() => window.scrollY") == 0
+
 
 def test_a_refused_vote_says_why_and_keeps_the_comment(page: Page, browser: Browser,
                                                        base_url: str, browser_errors,
