@@ -57,6 +57,12 @@ class Config:
         "LOGIN_EMAIL_RATE_LIMIT", DEFAULT_LOGIN_EMAIL_RATE_LIMIT
     )
     LOGIN_LOCKOUT_LIMIT = os.environ.get("LOGIN_LOCKOUT_LIMIT", DEFAULT_LOGIN_LOCKOUT_LIMIT)
+    # New "Was this helpful?" votes from readers who are not signed in, per client address:
+    # across all articles, and on any one article. Signed-in readers have one vote per article.
+    FEEDBACK_ANONYMOUS_RATE_LIMIT = os.environ.get("FEEDBACK_ANONYMOUS_RATE_LIMIT", "5 per hour")
+    FEEDBACK_ANONYMOUS_ARTICLE_LIMIT = os.environ.get(
+        "FEEDBACK_ANONYMOUS_ARTICLE_LIMIT", "1 per day"
+    )
     # `database://`: the counters live in the portal's own database, shared by every worker.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)

@@ -241,7 +241,10 @@ def run_page_bench(
     article = pick_article(content_dir)
     targets = [Target("healthz", "/healthz")]
     if article:
+        # An anonymous reader, as every request here: the page every such reader shares. With
+        # JavaScript, the page then asks for its feedback form by htmx (a new session each time).
         targets.append(Target("article", f"/help/{article}"))
+        targets.append(Target("feedback fragment", f"/help/{article}/feedback", HX))
     targets += [
         Target("help index", "/help"),
         Target("search fragment", "/help/search?q=invoice", HX),

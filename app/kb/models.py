@@ -8,6 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.accounts.models import utcnow
 from app.extensions import db
 
+# How a vote's `voter` names its reader.
+SIGNED_IN_VOTER = "user:"  # + the user's id
+ANONYMOUS_VOTER = "anon:"  # + a random id kept in the reader's session
+
 
 class ArticleFeedback(db.Model):
     __tablename__ = "article_feedback"
@@ -21,3 +25,8 @@ class ArticleFeedback(db.Model):
     helpful: Mapped[bool]
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def signed_in(self) -> bool:
+        """Whether the reader was signed in (the user may since have been deleted)."""
+        return self.voter.startswith(SIGNED_IN_VOTER)

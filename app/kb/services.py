@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.kb.articles import Library, load_library
-from app.kb.models import ArticleFeedback
+from app.kb.models import SIGNED_IN_VOTER, ArticleFeedback
 from app.search.models import SearchQuery
 
 
@@ -68,10 +68,23 @@ class QueryStat:
 
 @dataclass(frozen=True)
 class ArticleStat:
+    """Votes on one article, from signed-in readers and from readers who were not signed in
+    (those are the ones a stranger could stuff, within the anonymous vote limits)."""
+
     slug: str
     title: str
-    yes: int
-    no: int
+    signed_in_yes: int = 0
+    signed_in_no: int = 0
+    anonymous_yes: int = 0
+    anonymous_no: int = 0
+
+    @property
+    def yes(self) -> int:
+        return self.signed_in_yes + self.anonymous_yes
+
+    @property
+    def no(self) -> int:
+        return self.signed_in_no + self.anonymous_no
 
     @property
     def helpful_percent(self) -> int | None:
@@ -87,6 +100,14 @@ class Insights:
     zero_result_queries: list[QueryStat]
     articles: list[ArticleStat]
     comments: list[ArticleFeedback]
+
+    @property
+    def signed_in_votes(self) -> int:
+        return sum(a.signed_in_yes + a.signed_in_no for a in self.articles)
+
+    @property
+    def anonymous_votes(self) -> int:
+        return sum(a.anonymous_yes + a.anonymous_no for a in self.articles)
 
     @property
     def click_through_percent(self) -> int | None:
@@ -116,18 +137,24 @@ def content_insights(limit: int = 20) -> Insights:
         select(func.count(), func.count(SearchQuery.clicked_slug))
     ).one()
     library = get_library()
+    signed_in = ArticleFeedback.voter.startswith(SIGNED_IN_VOTER)
+
+    def count(*conditions) -> object:
+        return func.sum(case((and_(*conditions), 1), else_=0))
+
     votes = db.session.execute(
         select(
             ArticleFeedback.slug,
-            func.sum(case((ArticleFeedback.helpful.is_(True), 1), else_=0)),
-            func.sum(case((ArticleFeedback.helpful.is_(False), 1), else_=0)),
+            count(signed_in, ArticleFeedback.helpful.is_(True)),
+            count(signed_in, ArticleFeedback.helpful.is_(False)),
+            count(~signed_in, ArticleFeedback.helpful.is_(True)),
+            count(~signed_in, ArticleFeedback.helpful.is_(False)),
         ).group_by(ArticleFeedback.slug)
     )
-    counts = {slug: (yes or 0, no or 0) for slug, yes, no in votes}
+    counts = {slug: [n or 0 for n in numbers] for slug, *numbers in votes}
     articles = sorted(
         (
-            ArticleStat(slug=a.slug, title=a.title, yes=counts.get(a.slug, (0, 0))[0],
-                        no=counts.get(a.slug, (0, 0))[1])
+            ArticleStat(a.slug, a.title, *counts.get(a.slug, ()))
             for a in library.articles.values()
         ),
         key=lambda s: (-(s.yes + s.no), s.title),

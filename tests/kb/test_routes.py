@@ -135,8 +135,10 @@ def test_one_vote_per_reader_and_article(client, factory, login, role):
 
 
 def test_two_anonymous_readers_vote_separately(client, app):
-    client.post("/help/glossary/feedback", data={"helpful": "yes"})
-    app.test_client().post("/help/glossary/feedback", data={"helpful": "yes"})
+    client.post("/help/glossary/feedback", data={"helpful": "yes"},
+                environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    app.test_client().post("/help/glossary/feedback", data={"helpful": "yes"},
+                           environ_base={"REMOTE_ADDR": "198.51.100.2"})
     assert len(votes()) == 2
 
 
@@ -182,3 +184,44 @@ def test_empty_insights_have_empty_states(client, factory, login):
     login(factory.user(Role.STAFF))
     body = client.get("/help/insights").get_data(as_text=True)
     assert "No searches yet." in body and "No comments yet." in body
+
+
+def insight_row(body: str, slug: str) -> list[str]:
+    row = re.search(rf'<tr id="votes-{slug}">(.*?)</tr>', body, re.S).group(1)
+    return re.findall(r'<td class="num">([^<]*)</td>', row)
+
+
+def test_insights_show_signed_in_and_anonymous_votes_apart(client, app, factory, login):
+    for number, answer in enumerate(["no", "no", "yes"], start=1):
+        app.test_client().post("/help/glossary/feedback", data={"helpful": answer},
+                               environ_base={"REMOTE_ADDR": f"198.51.100.{number}"})
+    for answer in ["yes", "yes"]:
+        reader = app.test_client()
+        user = factory.user(Role.ADMIN)
+        reader.post("/login", data={"email": user.email, "password": "correct-horse-battery-7"})
+        reader.post("/help/glossary/feedback", data={"helpful": answer, "comment": "Clear."})
+    app.test_client().post("/help/getting-started/feedback", data={"helpful": "no",
+                                                                   "comment": "Too long."})
+    login(factory.user(Role.STAFF))
+    body = client.get("/help/insights").get_data(as_text=True)
+    # Signed in: yes, no; not signed in: yes, no; helpful (3 of 5).
+    assert insight_row(body, "glossary") == ["2", "0", "1", "2", "60%"]
+    assert insight_row(body, "getting-started") == ["0", "0", "0", "1", "0%"]
+    assert insight_row(body, "tax-exempt-status") == ["0", "0", "0", "0", "—"]
+    assert re.search(r'id="votes-signed-in">2<', body)
+    assert re.search(r'id="votes-anonymous">4<', body)
+    assert body.count("Helpful · Signed in") == 2
+    assert body.count("Not helpful · Not signed in") == 1
+
+
+def test_a_deleted_users_vote_still_counts_as_signed_in(client, app, factory, login):
+    user = factory.user(Role.VIEWER)
+    reader = app.test_client()
+    reader.post("/login", data={"email": user.email, "password": "correct-horse-battery-7"})
+    reader.post("/help/glossary/feedback", data={"helpful": "yes"})
+    [vote] = votes()
+    vote.user_id = None  # what ON DELETE SET NULL leaves
+    db.session.commit()
+    login(factory.user(Role.STAFF))
+    body = client.get("/help/insights").get_data(as_text=True)
+    assert insight_row(body, "glossary") == ["1", "0", "0", "0", "100%"]

@@ -37,9 +37,12 @@
     }
   });
 
-  // Let 422 responses (a form with errors) be swapped like a success.
+  // Let 422 responses (a form with errors) be swapped like a success, and 429 responses (a
+  // refusal, such as too many votes) where the target says it shows the reason.
   document.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.xhr.status === 422) {
+    var status = event.detail.xhr.status;
+    var target = event.detail.target;
+    if (status === 422 || (status === 429 && target && target.hasAttribute("data-swap-429"))) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
