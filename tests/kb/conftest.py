@@ -5,7 +5,7 @@ from flask_migrate import upgrade
 from sqlalchemy import delete
 
 from app import create_app
-from app.extensions import db
+from app.extensions import db, limiter
 from app.kb.models import ArticleFeedback
 from tests.conftest import make_config
 
@@ -30,7 +30,11 @@ def csrf_app(app, search_index_dir, tmp_path_factory):
 
 @pytest.fixture
 def csrf_client(csrf_app):
+    # Rate-limit counters live in the app's database: on SQLite that is this app's own file.
+    with csrf_app.app_context():
+        limiter.reset()
     yield csrf_app.test_client()
     with csrf_app.app_context():
+        limiter.reset()
         db.session.execute(delete(ArticleFeedback))
         db.session.commit()
