@@ -43,9 +43,11 @@ def create_app(config: object | None = None) -> Flask:
 
     from app import accounts, billing, dashboard, demo, health, kb, search
     from app.billing import legacy_cli
+    from app.payments.gateways import cli as payment_keys_cli
 
     for module in (accounts, billing, legacy_cli, dashboard, demo, health, kb, search):
         app.register_blueprint(module.bp)
+    app.register_blueprint(payment_keys_cli.bp)
 
     from app.errors import init_errors
     from app.web import init_web

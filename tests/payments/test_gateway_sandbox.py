@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from app.extensions import db
@@ -25,7 +26,7 @@ from app.payments.gateways.base import (
     MethodNotUsable,
     VerificationError,
 )
-from app.payments.gateways.encryption import FieldEncryptor
+from app.payments.gateways.encryption import DecryptionError, FieldEncryptor
 from app.payments.gateways.sandbox import SandboxGateway
 from app.payments.gateways.sandbox_models import (
     SandboxBankAccount,
@@ -549,19 +550,32 @@ def test_no_full_card_or_account_number_is_stored(app, gateway):
     assert sorted(encryptor.decrypt(value) for value in stored) == sorted(accounts)
 
 
-def test_rotating_the_key_re_encrypts_account_numbers(app, calendar):
-    from cryptography.fernet import Fernet
-
+def test_rotating_the_key_re_encrypts_account_numbers(app, calendar, monkeypatch):
     old_key = app.config["PAYMENTS_ENCRYPTION_KEYS"]
     new_key = Fernet.generate_key().decode()
     old = SandboxGateway(FieldEncryptor([old_key]), calendar_today=calendar)
     account = add_verified_bank_account(old, "000111111113")
     old.charge(account.reference, Decimal("10.00"), "USD", "pay-1")
+    db.session.commit()
 
+    # The operator puts a new key in front of the setting and runs the rotation.
     during = SandboxGateway(FieldEncryptor([new_key, old_key]), calendar_today=calendar)
-    assert during.rotate_encryption() == 1
+    monkeypatch.setitem(app.extensions, "payment_gateway", during)
+    result = app.test_cli_runner().invoke(args=["payment-keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert "1 stored account numbers re-encrypted" in result.output
 
-    # With the old key gone, the account is still read: its R02 return comes through.
+    # With the old key dropped, the account is still read: its R02 return comes through.
+    db.session.expire_all()
     after = SandboxGateway(FieldEncryptor([new_key]), calendar_today=calendar)
     (event,) = after.advance(3)
     assert event.return_code == "R02"
+
+
+def test_without_rotation_dropping_the_old_key_loses_the_account_numbers(app, calendar):
+    old = SandboxGateway(FieldEncryptor([app.config["PAYMENTS_ENCRYPTION_KEYS"]]), calendar)
+    account = add_verified_bank_account(old, "000111111113")
+    old.charge(account.reference, Decimal("10.00"), "USD", "pay-1")
+    after = SandboxGateway(FieldEncryptor([Fernet.generate_key().decode()]), calendar)
+    with pytest.raises(DecryptionError):
+        after.advance(3)

@@ -329,6 +329,14 @@ class PaymentGateway(abc.ABC):
         rows are locked (skipping those another consumer holds), so two consumers never
         handle one event at once."""
 
+    # Secrets -------------------------------------------------------------------------------
+
+    def rotate_encryption(self) -> int:
+        """Re-encrypt what the gateway keeps in the portal's database with the newest key of
+        PAYMENTS_ENCRYPTION_KEYS; the number of values. A gateway that keeps nothing there
+        (its data is at the provider) has nothing to do."""
+        return 0
+
     @abc.abstractmethod
     def acknowledge_event(self, reference: str) -> None:
         """Mark an event handled, in the caller's transaction, so that it is not delivered

@@ -3,7 +3,7 @@ Fernet (AES-128-CBC + HMAC-SHA256) with several keys, newest first, so keys can 
 
 Configuration: `PAYMENTS_ENCRYPTION_KEYS`, comma-separated Fernet keys, newest first. New values
 are encrypted with the first key; any of them decrypts. To rotate: put a new key in front, run
-the re-encryption (`rotate`), then drop the old key.
+`flask payment-keys rotate` (which re-encrypts with the first key), then drop the old key.
 """
 
 from collections.abc import Mapping
