@@ -2,11 +2,14 @@
 after 3 business days on its clock, returns with R-codes, idempotent charges, timeouts and their
 reconciliation, and nothing stored in clear. Runs on SQLite and PostgreSQL."""
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from app.extensions import db
@@ -506,6 +509,35 @@ def test_a_timeout_before_the_charge_leaves_nothing_and_the_retry_charges_once(g
     assert retried.status == ChargeStatus.SUCCEEDED
     assert gateway.charge(card.token, Decimal("42.00"), "USD", "pay-2").status == "succeeded"
     assert charge_count() == 2  # one timeout, one charge each: the fault was used up
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    amount=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999999999999.99"), places=2),
+    method=st.sampled_from(["card", "ach"]),
+)
+def test_amounts_are_charged_stored_and_settled_to_the_cent(app, amount, method):
+    gateway = SandboxGateway(FieldEncryptor.from_config(app.config), Calendar(FRIDAY))
+    if method == "card":
+        reference = add_card(gateway).token
+    else:
+        reference = add_verified_bank_account(gateway).reference
+    key = f"pay-{uuid.uuid4()}"
+    charged = gateway.charge(reference, amount, "USD", key)
+    db.session.commit()
+    db.session.expire_all()
+    assert gateway.get_charge(charged.reference).amount == amount
+    assert gateway.find_charge(key).amount == amount
+    if method == "ach":
+        settled = [
+            event for event in gateway.set_clock(charged.settles_on) if event.idempotency_key == key
+        ]
+        assert [event.amount for event in settled] == [amount]
+    db.session.rollback()
 
 
 def test_unknown_charges(gateway):

@@ -185,3 +185,25 @@ def test_bad_charge_requests_are_refused(amount, currency, key):
 
 def test_a_good_charge_request_keeps_its_amount():
     assert check_charge(Decimal("10.5"), "USD", "k" * 255) == Decimal("10.50")
+
+
+@given(
+    st.decimals(
+        min_value=Decimal("-1000000000001"),
+        max_value=Decimal("1000000000001"),
+        places=3,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+)
+def test_a_charge_amount_is_accepted_exactly_when_it_is_positive_whole_cents_in_range(amount):
+    fits = Decimal("0") < amount < Decimal("1000000000000") and amount == amount.quantize(
+        Decimal("0.01")
+    )
+    try:
+        accepted = check_charge(amount, "USD", "key")
+    except InvalidChargeRequest:
+        assert not fits
+    else:
+        assert fits
+        assert accepted == amount

@@ -82,7 +82,7 @@ class CardToken:
     def label(self) -> str:
         return f"{self.brand} •••• {self.last4}"
 
-    def expired_on(self, day: date) -> bool:
+    def is_expired_on(self, day: date) -> bool:
         """Whether the card no longer works on `day` (a card is valid to its expiry month's end)."""
         return (self.exp_year, self.exp_month) < (day.year, day.month)
 

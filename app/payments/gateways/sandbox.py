@@ -475,7 +475,7 @@ class SandboxGateway(PaymentGateway):
         )
         if isinstance(method, SandboxCard):
             charge.method_kind = MethodKind.CARD
-            if self._card_token(method).expired_on(today):
+            if self._card_token(method).is_expired_on(today):
                 charge.status = ChargeStatus.FAILED
                 charge.decline_code = "expired_card"
             elif method.behaviour in DECLINE_CODES:
