@@ -25,7 +25,9 @@ def create_app(config: object | None = None) -> Flask:
     # Every domain's tables, so that migrations and relationships see all of them.
     from app.erp import models as _erp_models  # noqa: F401
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
+    from app.payments import gateways
     from app.payments import models as _payment_models  # noqa: F401
+    from app.payments.gateways import sandbox_models as _sandbox_models  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
@@ -37,12 +39,15 @@ def create_app(config: object | None = None) -> Flask:
     htmx.init_app(app)
     limiter.init_app(app)
     formatting.init_app(app)
+    gateways.init_app(app)
 
     from app import accounts, billing, dashboard, demo, health, kb, search
     from app.billing import legacy_cli
+    from app.payments.gateways import cli as payment_keys_cli
 
     for module in (accounts, billing, legacy_cli, dashboard, demo, health, kb, search):
         app.register_blueprint(module.bp)
+    app.register_blueprint(payment_keys_cli.bp)
 
     from app.errors import init_errors
     from app.web import init_web

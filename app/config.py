@@ -16,6 +16,8 @@ def _env_bool(name: str, default: bool) -> bool:
 
 
 DEVELOPMENT_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - refused in production
+# A well-formed Fernet key for development and tests only; refused in production too.
+DEVELOPMENT_PAYMENTS_ENCRYPTION_KEY = "ZGV2LW9ubHktcGF5bWVudHMta2V5LWNoYW5nZS1tZSE="  # noqa: S105
 
 # Sign-in throttling (SPEC §14); the Help Center article "Signing in and security" quotes these.
 DEFAULT_LOGIN_RATE_LIMIT = "10 per minute"  # attempts from one client address
@@ -71,6 +73,13 @@ class Config:
     # none, the client address is the connection's. Never set it higher than the real number:
     # a client could then choose its own address and escape the sign-in limits.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
+    # Payments (SPEC §8): which gateway charges, and the keys that encrypt bank account numbers
+    # at rest (comma-separated Fernet keys, newest first; see app/payments/gateways/).
+    PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "sandbox")
+    PAYMENTS_ENCRYPTION_KEYS = os.environ.get(
+        "PAYMENTS_ENCRYPTION_KEYS", DEVELOPMENT_PAYMENTS_ENCRYPTION_KEY
+    )
 
 
 class DevelopmentConfig(Config):
