@@ -48,7 +48,7 @@ def test_title_outranks_body(search_index):
 def test_question_words_are_ignored(search_index):
     result = search_index.search("how do I verify micro deposits")
     assert slugs(result)[0] == "pay-ach"
-    assert result.hits[0].sections[0].anchor == "micro-deposits"
+    assert result.hits[0].anchor == "micro-deposits"
 
 
 def test_and_first_then_or(search_index):
@@ -79,7 +79,7 @@ def test_phrase_query(search_index):
 
 def test_snippets_highlight_and_escape(search_index):
     result = search_index.search("rounded")
-    snippet = result.hits[0].sections[0].snippet
+    snippet = result.hits[0].snippet
     assert "<mark" in snippet
     assert "<script>" not in snippet
 
