@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFil
 from whoosh.analysis.filters import STOP_WORDS
 from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.lang.porter import stem as porter_stem
-from whoosh.scoring import BM25F
+from whoosh.scoring import BM25F, bm25
 
 # Words of a question that say nothing about its subject ("how do I …", "where are my …").
 QUESTION_WORDS = frozenset(
@@ -213,47 +214,56 @@ def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None
     """The term table of a freshly built index: per stemmed word, the sections that contain it
     and their BM25F score (Whoosh's scorer, summed over the fields with their boosts); per
     section, its analysed words (for phrases) and its text (for snippets)."""
+    blob = bytearray()
+    terms: dict[str, tuple[int, int]] = {}
     with ix.searcher(weighting=BM25F()) as searcher:
         reader = searcher.reader()
-        if reader.doc_count_all() != len(docs):
+        count = reader.doc_count_all()
+        if count != len(docs):
             raise RuntimeError("the index does not hold one document per section")
-        scores: dict[str, dict[int, float]] = {}
-        for fieldname, boost in FIELD_BOOSTS.items():
-            for text in list(reader.field_terms(fieldname)):
-                scorer = searcher.weighting.scorer(searcher, fieldname, text)
-                table = scores.setdefault(text, {})
-                matcher = searcher.postings(fieldname, text)
-                while matcher.is_active():
-                    docnum = matcher.id()
-                    table[docnum] = table.get(docnum, 0.0) + boost * scorer.score(matcher)
-                    matcher.next()
+        lengths = {
+            name: [searcher.doc_field_length(docnum, name) for docnum in range(count)]
+            for name in FIELD_BOOSTS
+        }
+        words = sorted({text for name in FIELD_BOOSTS for text in reader.field_terms(name)})
+        for text in words:
+            table: dict[int, float] = {}
+            for name, boost in FIELD_BOOSTS.items():
+                if (name, text) not in reader:
+                    continue
+                # The score Whoosh's BM25F scorer gives each posting (scorer.score(matcher)),
+                # computed from the same figures without a matcher call per posting.
+                scorer = searcher.weighting.scorer(searcher, name, text)
+                field_lengths = lengths[name]
+                for docnum, weight in searcher.postings(name, text).items_as("weight"):
+                    score = bm25(scorer.idf, weight, field_lengths[docnum], scorer.avgfl,
+                                 scorer.B, scorer.K1)
+                    table[docnum] = table.get(docnum, 0.0) + boost * score
+            docnums = sorted(table)
+            terms[text] = (len(blob), len(docnums))
+            blob += array("I", docnums).tobytes()
+            blob += array("f", [table[d] for d in docnums]).tobytes()
         spelling = {
             text: reader.doc_frequency("spell", text) for text in reader.field_terms("spell")
         }
-    blob = bytearray()
-    terms: dict[str, tuple[int, int]] = {}
-    for text in sorted(scores):
-        table = scores[text]
-        docnums = sorted(table)
-        terms[text] = (len(blob), len(docnums))
-        blob += array("I", docnums).tobytes()
-        blob += array("f", [table[d] for d in docnums]).tobytes()
-    streams = array("Q")
-    bodies = array("Q")
+    # The analysed words of every section, one after the other (fields apart), so that a
+    # phrase is found by one scan of this region.
+    streams = array("Q", [len(blob)])
+    for doc in docs:
+        analysed = FIELD_SEPARATOR.join(
+            " ".join(token.text for token in STEMMED(text))
+            for text in (doc.title, doc.heading, doc.tags, doc.body)
+        )
+        blob += f" {analysed} ".encode()
+        streams.append(len(blob))
+    bodies = array("Q", [len(blob)])
+    for doc in docs:
+        blob += doc.body.encode()
+        bodies.append(len(blob))
     articles: dict[str, int] = {}
     article_rows: list[tuple[str, str, str]] = []
     doc_article = array("I")
     for doc in docs:
-        words = FIELD_SEPARATOR.join(
-            " ".join(token.text for token in STEMMED(text))
-            for text in (doc.title, doc.heading, doc.tags, doc.body)
-        )
-        encoded = f" {words} ".encode()
-        streams.extend((len(blob), len(encoded)))
-        blob += encoded
-        body = doc.body.encode()
-        bodies.extend((len(blob), len(body)))
-        blob += body
         if doc.slug not in articles:
             articles[doc.slug] = len(article_rows)
             article_rows.append((doc.slug, doc.title, doc.category))
@@ -423,13 +433,22 @@ class _Generation:
         scores.frombytes(self._blob[offset + 4 * count : offset + 8 * count])
         return dict(zip(docnums, scores, strict=True))
 
-    def stream(self, docnum: int) -> bytes:
-        offset, length = self._streams[2 * docnum], self._streams[2 * docnum + 1]
-        return self._blob[offset : offset + length]
+    def phrase_docs(self, stems: list[str], deadline: _Deadline) -> set[int]:
+        """The sections where `stems` follow each other in one field."""
+        needle = (" " + " ".join(stems) + " ").encode()
+        starts = self._streams
+        position, end = starts[0], starts[-1]
+        found: set[int] = set()
+        while (position := self._blob.find(needle, position, end)) != -1:
+            docnum = bisect_right(starts, position) - 1
+            found.add(docnum)
+            position = starts[docnum + 1]  # the next section
+            if len(found) % 512 == 0 and deadline.passed():
+                break
+        return found
 
     def body(self, docnum: int) -> str:
-        offset, length = self._bodies[2 * docnum], self._bodies[2 * docnum + 1]
-        return self._blob[offset : offset + length].decode()
+        return self._blob[self._bodies[docnum] : self._bodies[docnum + 1]].decode()
 
 
 def _by_length(vocabulary: dict[str, int]) -> dict[int, list[str]]:
@@ -503,15 +522,13 @@ def _clause_postings(generation: _Generation, clause: _Clause, deadline: _Deadli
     # A phrase: the sections with all its words, then those with the words side by side in
     # one field (stop words are left out of both, as when indexing).
     highlight.update(clause.stems)
-    tables = sorted((generation.postings(stem) for stem in clause.stems), key=len)
-    needle = (" " + " ".join(clause.stems) + " ").encode()
-    found: dict[int, float] = {}
-    for position, (docnum, score) in enumerate(tables[0].items()):
-        if position % 512 == 0 and deadline.passed():
-            break
-        if all(docnum in table for table in tables[1:]) and needle in generation.stream(docnum):
-            found[docnum] = score + sum(table[docnum] for table in tables[1:])
-    return found
+    tables = [generation.postings(stem) for stem in clause.stems]
+    if not all(tables):
+        return {}
+    return {
+        docnum: sum(table[docnum] for table in tables)
+        for docnum in generation.phrase_docs(clause.stems, deadline)
+    }
 
 
 def _match(generation: _Generation, query: _Query, category: str | None,
