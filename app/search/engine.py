@@ -49,6 +49,7 @@ QUESTION_WORDS = frozenset(
     {
         "how", "what", "where", "when", "why", "which", "who", "do", "does", "did", "i", "me",
         "my", "our", "can", "could", "should", "would", "there", "get", "need", "want", "about",
+        "was", "were", "has", "had", "am", "been", "im",
     }
 )
 STOP = STOP_WORDS | QUESTION_WORDS
@@ -63,10 +64,17 @@ MAX_EDIT_DISTANCE = 2  # "word~5" allows two edits, not five
 MAX_FUZZY_WORDS = 3  # a fourth "word~" in one query is searched as typed
 MAX_FUZZY_EXPANSIONS = 10  # the nearest, most frequent indexed words a fuzzy word stands for
 TIME_BUDGET_SECONDS = 0.5  # optional work (fuzzy, phrases, spelling) stops after this
+# Spelling: a word of up to SHORT_WORD letters is corrected by one edit at most, a longer one by
+# MAX_EDIT_DISTANCE. A word found in a single section, one edit away from a word at least
+# TYPO_RATIO times as frequent (like the sample typo in the search help), is left out of the
+# vocabulary: it is taken as a typo, not as a word the help uses.
+SHORT_WORD = 7
+TYPO_RATIO = 20
+TYPO_MIN_LENGTH = 5
 
-TABLES_FORMAT = 1
+TABLES_FORMAT = 2
 TABLES_BIN = "tables.bin"
-TABLES_META = "tables.meta"
+TABLES_META = f"tables-v{TABLES_FORMAT}.meta"  # an older format is rebuilt
 # Whoosh's tokenizer, reused to find the words of stored text when cutting snippets.
 TOKEN_RE = re.compile(r"\w+(?:\.?\w+)*")
 QUERY_PART_RE = re.compile(r'"([^"]*)"?|([^\s"]+)')
@@ -225,8 +233,19 @@ def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None
             name: [searcher.doc_field_length(docnum, name) for docnum in range(count)]
             for name in FIELD_BOOSTS
         }
+        spelling = {
+            text: reader.doc_frequency("spell", text) for text in reader.field_terms("spell")
+        }
+        typos = _typos(spelling)
+        for word in typos:
+            del spelling[word]
+        typo_stems = {_stem(word) for word in typos}
         words = sorted({text for name in FIELD_BOOSTS for text in reader.field_terms(name)})
         for text in words:
+            if text in typo_stems and max(
+                reader.doc_frequency(name, text) for name in FIELD_BOOSTS
+            ) <= 1:
+                continue
             table: dict[int, float] = {}
             for name, boost in FIELD_BOOSTS.items():
                 if (name, text) not in reader:
@@ -243,9 +262,6 @@ def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None
             terms[text] = (len(blob), len(docnums))
             blob += array("I", docnums).tobytes()
             blob += array("f", [table[d] for d in docnums]).tobytes()
-        spelling = {
-            text: reader.doc_frequency("spell", text) for text in reader.field_terms("spell")
-        }
     # The analysed words of every section, one after the other (fields apart), so that a
     # phrase is found by one scan of this region.
     streams = array("Q", [len(blob)])
@@ -282,6 +298,23 @@ def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None
     }
     (folder / TABLES_BIN).write_bytes(bytes(blob) or b"\0")
     (folder / TABLES_META).write_bytes(marshal.dumps(meta))
+
+
+def _typos(spelling: dict[str, int]) -> set[str]:
+    """Words of one section that are one edit from a word TYPO_RATIO times as frequent."""
+    by_length = _by_length(spelling)
+    typos = set()
+    for word, frequency in spelling.items():
+        if frequency > 1 or len(word) < TYPO_MIN_LENGTH:
+            continue
+        for length in (len(word) - 1, len(word), len(word) + 1):
+            if any(
+                spelling[other] >= TYPO_RATIO * frequency and _distance(word, other, 1) <= 1
+                for other in by_length.get(length, ())
+            ):
+                typos.add(word)
+                break
+    return typos
 
 
 # --- Reading ------------------------------------------------------------------------------
@@ -532,9 +565,9 @@ def _clause_postings(generation: _Generation, clause: _Clause, deadline: _Deadli
 
 
 def _match(generation: _Generation, query: _Query, category: str | None,
-           deadline: _Deadline) -> tuple[dict[int, float], set[str]]:
+           deadline: _Deadline) -> tuple[dict[int, float], set[str], bool]:
     """Section scores: sections with every clause first; when there are none, sections with
-    any, the score scaled by the share of clauses they have."""
+    any, the score scaled by the share of clauses they have. The flag tells which it was."""
     highlight: set[str] = set()
     tables = [_clause_postings(generation, c, deadline, highlight) for c in query.clauses]
     if category is not None:
@@ -542,7 +575,7 @@ def _match(generation: _Generation, query: _Query, category: str | None,
         articles = generation.doc_article
         tables = [{d: s for d, s in t.items() if articles[d] in wanted} for t in tables]
     if not tables:
-        return {}, highlight
+        return {}, highlight, False
     ordered = sorted(tables, key=len)
     matched = ordered[0]
     for table in ordered[1:]:
@@ -550,7 +583,7 @@ def _match(generation: _Generation, query: _Query, category: str | None,
             break
         matched = {d: s + table[d] for d, s in matched.items() if d in table}
     if matched or len(tables) == 1:
-        return matched, highlight
+        return matched, highlight, bool(matched)
     total: dict[int, float] = {}
     count: dict[int, int] = {}
     for table in tables:
@@ -558,7 +591,7 @@ def _match(generation: _Generation, query: _Query, category: str | None,
             total[docnum] = total.get(docnum, 0.0) + score
             count[docnum] = count.get(docnum, 0) + 1
     share = 1 / len(tables)
-    return {d: s * count[d] * share for d, s in total.items()}, highlight
+    return {d: s * count[d] * share for d, s in total.items()}, highlight, False
 
 
 def _correct(generation: _Generation, text: str, deadline: _Deadline) -> str | None:
@@ -583,8 +616,9 @@ def _correct(generation: _Generation, text: str, deadline: _Deadline) -> str | N
             and not deadline.passed()
         ):
             checked += 1
+            distance = 1 if len(word) <= SHORT_WORD else MAX_EDIT_DISTANCE
             nearest = _nearest(word, generation.spelling, generation.spelling_by_length,
-                               MAX_EDIT_DISTANCE, 1, deadline)
+                               distance, 1, deadline)
             replacement = nearest[0] if nearest else None
         changed = changed or replacement is not None
         out.append(replacement or token)
@@ -630,16 +664,19 @@ def _search(generation: _Generation, text: str, category: str | None, page: int,
     if not WORD_RE.search(text):
         return SearchResult(query=text, hits=[], total=0, page=1, pages=0)
     query = parse_query(text)
-    scores, highlight = _match(generation, query, category, deadline)
+    scores, highlight, every_word = _match(generation, query, category, deadline)
     corrected = suggestion = None
-    correction = _correct(generation, text, deadline)
-    if not scores and correction:
-        query = parse_query(correction)
-        scores, highlight = _match(generation, query, category, deadline)
-        if scores:
-            corrected = correction
-    elif correction:
-        suggestion = correction
+    # A word the index does not know cannot match: when not every word matched, the corrected
+    # words are searched, and shown when they all match (or the words as typed found nothing).
+    correction = None if every_word else _correct(generation, text, deadline)
+    if correction:
+        fixed = parse_query(correction)
+        fixed_scores, fixed_highlight, fixed_every_word = _match(generation, fixed, category,
+                                                                 deadline)
+        if fixed_scores and (fixed_every_word or not scores):
+            query, scores, highlight, corrected = fixed, fixed_scores, fixed_highlight, correction
+        elif scores:
+            suggestion = correction
     if not scores:
         return SearchResult(query=text, hits=[], total=0, page=1, pages=0,
                             suggestion=suggestion, over_budget=deadline.hit,

@@ -1,11 +1,24 @@
 """The search engine on a small corpus of its own: stemming, boosts, AND-then-OR, fuzzy
-correction, phrases, snippets, categories, pagination, and bad syntax."""
+correction, phrases, snippets, categories, pagination, bad syntax, the bounds of a query and
+its time budget."""
 
+import time
 from pathlib import Path
 
 import pytest
 
-from app.search.engine import SearchIndex, SectionDoc, build_index, index_version
+from app.search import engine
+from app.search.engine import (
+    MAX_EDIT_DISTANCE,
+    MAX_FUZZY_EXPANSIONS,
+    MAX_FUZZY_WORDS,
+    MAX_QUERY_WORDS,
+    SearchIndex,
+    SectionDoc,
+    build_index,
+    index_version,
+    parse_query,
+)
 
 DOCS = [
     SectionDoc("pay-ach", "", "payments", "Paying by ACH", "", "ach bank",
@@ -66,10 +79,22 @@ def test_misspelling_is_corrected(search_index):
     assert "invoices" in slugs(result)
 
 
-def test_did_you_mean_when_the_query_found_something(search_index):
+def test_a_misspelt_word_among_known_ones_is_corrected(search_index):
+    # "invoice" alone would match, but no section has every word as typed: the corrected
+    # words all match, so they are what is shown.
     result = search_index.search("invoice layuot")
-    assert result.hits
-    assert result.suggestion == "invoice layout"
+    assert result.corrected == "invoice layout"
+    assert result.suggestion is None
+    assert slugs(result)[:1] == ["invoices"]
+
+
+def test_did_you_mean_when_the_correction_does_not_match_every_word(search_index):
+    # No section has both "credit" and "layout": the words as typed are kept (any of them),
+    # and the correction is offered as a link.
+    result = search_index.search("credit layuot")
+    assert result.corrected is None
+    assert result.suggestion == "credit layout"
+    assert "credit" in slugs(result)
 
 
 def test_phrase_query(search_index):
@@ -99,11 +124,34 @@ def test_pagination_over_articles(search_index):
 
 
 @pytest.mark.parametrize(
-    "query", ['"unclosed', "(((", "title:", "AND OR NOT", "*", "ach~~~2", "a:b:c", "\\", "''"]
+    ("query", "expected"),
+    [
+        # Unbalanced quotes and brackets, operators, field names and wildcards are plain text:
+        # the words in them are searched, the rest is ignored.
+        ('"unclosed', []),
+        ('"end customer', ["invoices"]),
+        ("(((", []),
+        ("(credit", ["credit"]),
+        ("title:", []),
+        ("title:legacy", ["history"]),
+        ("AND OR NOT", []),
+        ("legacy AND", ["history"]),
+        ("*", []),
+        ("legac*", ["history"]),
+        ("ach~~~2", ["pay-ach", "invoices"]),  # "ach~": one edit, so "each" too
+        ("a:b:c", []),
+        ("\\", []),
+        ("''", []),
+        ("[a TO z]", []),
+        ("rounded^3", ["invoices"]),
+    ],
 )
-def test_syntax_errors_never_raise(search_index, query):
+def test_query_syntax_is_never_an_error(search_index, query, expected):
     result = search_index.search(query)
-    assert result.page >= 1
+    assert result.error is None
+    assert slugs(result) == expected
+    assert result.total == len(expected)
+    assert result.pages == (1 if expected else 0)
 
 
 def test_empty_query_finds_nothing(search_index):
@@ -132,3 +180,125 @@ def test_build_is_skipped_when_the_version_is_live(tmp_path: Path):
 def test_fuzzy_term_syntax(search_index):
     assert "invoices" in slugs(search_index.search("groupd~"))
     assert search_index.search("groupd~").corrected is None
+
+
+def test_one_result_per_article_with_its_best_section(search_index):
+    result = search_index.search("bank")
+    assert len(slugs(result)) == len(set(slugs(result))) == result.total == 2
+    first = result.hits[0]
+    assert first.slug == "pay-ach"
+    # Both sections of "Paying by ACH" mention the bank; one hit stands for the article.
+    assert first.anchor in {"", "micro-deposits"}
+    deposits = search_index.search("verify micro deposits amounts").hits[0]
+    assert (deposits.slug, deposits.anchor, deposits.heading) == (
+        "pay-ach", "micro-deposits", "Verify micro-deposits"
+    )
+    assert "<mark>amounts</mark>" in deposits.snippet
+
+
+def test_snippet_is_cut_around_the_matched_words(tmp_path: Path):
+    filler = "Nothing to see in this sentence at all. " * 20
+    build_index(tmp_path, "v1", [
+        SectionDoc("long", "", "payments", "A long article", "", "",
+                   filler + "The remittance advice lists every payment. " + filler),
+    ])
+    snippet = SearchIndex(tmp_path).search("remittance").hits[0].snippet
+    assert "<mark>remittance</mark> advice lists every <mark>payment</mark>" not in snippet
+    assert "<mark>remittance</mark> advice lists every payment" in snippet
+    assert snippet.startswith("…") and snippet.endswith("…")
+    assert len(snippet) < engine.SNIPPET_CHARS + 40
+
+
+# --- Spelling: only words the index does not know, the most frequent candidate ------------
+
+
+def test_a_word_known_in_another_form_is_not_corrected(search_index):
+    # "grouping" is not in the text, "grouped" is: same stem, so it is a known word.
+    result = search_index.search("grouping")
+    assert (result.corrected, result.suggestion) == (None, None)
+    assert slugs(result) == ["invoices"]
+
+
+def test_short_words_are_corrected_by_one_edit_only(search_index):
+    # "krediy" is two edits from "credit": too far for a six-letter word (a wrong guess like
+    # "refund" → "refused" is worse than no guess).
+    result = search_index.search("krediy")
+    assert (result.corrected, result.hits) == (None, [])
+    # Longer words may take two edits.
+    assert search_index.search("depossitts").corrected == "deposits"
+
+
+def spelling_docs(frequent: str, rare: str) -> list[SectionDoc]:
+    docs = [SectionDoc(f"a{n}", "", "payments", f"Article {n}", "", "", f"The {frequent} is here.")
+            for n in range(5)]
+    return docs + [SectionDoc("b", "", "payments", "Other", "", "", f"The {rare} is here.")]
+
+
+@pytest.mark.parametrize(("frequent", "rare"), [("card", "cart"), ("cart", "card")])
+def test_the_most_frequent_candidate_wins(tmp_path: Path, frequent, rare):
+    build_index(tmp_path, "v1", spelling_docs(frequent, rare))
+    assert SearchIndex(tmp_path).search("carx").corrected == frequent
+
+
+def test_a_typo_in_the_help_itself_is_not_a_known_word(tmp_path: Path):
+    # The search help shows the typo "statment~" as an example: a word of one section, one
+    # letter from a word of many, is taken as a typo, so "statment" is corrected.
+    docs = [SectionDoc(f"s{n}", "", "invoices-billing", f"Statement {n}", "", "",
+                       "Your statement of account.") for n in range(engine.TYPO_RATIO)]
+    docs.append(SectionDoc("help", "", "control-panel", "Searching", "", "",
+                           "Put a tilde after a word: statment~ finds statement."))
+    build_index(tmp_path, "v1", docs)
+    result = SearchIndex(tmp_path).search("statment")
+    assert result.corrected == "statement"
+    assert result.total == engine.TYPO_RATIO + 1
+
+
+# --- Bounds and time budget ---------------------------------------------------------------
+
+
+def test_a_query_keeps_its_first_words_and_bounded_fuzziness():
+    query = parse_query(" ".join(["ivoice~9"] * 30))
+    assert len(query.clauses) == MAX_QUERY_WORDS
+    assert query.ignored_words == 30 - MAX_QUERY_WORDS
+    fuzzy = [clause for clause in query.clauses if clause.kind == "fuzzy"]
+    assert len(fuzzy) == MAX_FUZZY_WORDS
+    assert {clause.distance for clause in fuzzy} == {MAX_EDIT_DISTANCE}
+    assert parse_query("ivoice~").clauses[0].distance == 1
+    assert parse_query('"bank account number"').clauses[0].stems == ["bank", "account", "number"]
+
+
+def test_a_fuzzy_word_stands_for_a_bounded_number_of_words(tmp_path: Path):
+    # 20 words one letter from "kelpa" (none that stemming would merge), each in its own
+    # article.
+    words = [f"kelp{letter}" for letter in "abcdfghjklmnpqrtvwxz"]
+    build_index(tmp_path, "v1", [
+        SectionDoc(word, "", "payments", f"Article {word}", "", "", f"About {word}.")
+        for word in words
+    ])
+    result = SearchIndex(tmp_path).search("kelpa~")
+    assert result.total == MAX_FUZZY_EXPANSIONS < len(words)
+    assert "kelpa" in slugs(result)  # the word itself is the nearest
+
+
+def test_the_time_budget_stops_optional_work(search_index):
+    # No time to expand "ivoice~" into "invoice" …
+    result = search_index.search("ivoice~", budget=0)
+    assert result.over_budget
+    assert result.hits == []
+    # … which it does with time.
+    full = search_index.search("ivoice~")
+    assert not full.over_budget
+    assert {"invoices", "history"} <= set(slugs(full))
+    # Plain words need no budget.
+    assert slugs(search_index.search("legacy", budget=0)) == ["history"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [" ".join(["ivoice~9"] * 30), "ivoice~9", " ".join(["statment~2"] * 25),
+     " ".join(["invoice", "bank", "credit", "tax", "legacy"] * 8)],
+)
+def test_hostile_queries_answer_at_once(search_index, query):
+    start = time.perf_counter()
+    search_index.search(query)
+    assert time.perf_counter() - start < 1.0
