@@ -1,5 +1,8 @@
 """/help/search: page and fragment, logging, and hostile input."""
 
+import re
+import threading
+
 import pytest
 from markupsafe import escape
 from sqlalchemy import select
@@ -7,13 +10,22 @@ from sqlalchemy import select
 from app.accounts.models import Role
 from app.extensions import db
 from app.search.models import SearchQuery
+from app.search.services import get_log
 
 HX = {"HX-Request": "true"}
 
 
 def logged() -> list[SearchQuery]:
+    get_log().flush()
     db.session.expire_all()
     return list(db.session.scalars(select(SearchQuery).order_by(SearchQuery.id)))
+
+
+def result_key(body: str) -> str:
+    """The search named by the result links (`?sq=`)."""
+    keys = set(re.findall(r"\?sq=(\d+)", body))
+    assert len(keys) == 1, keys
+    return keys.pop()
 
 
 def test_search_page_has_a_labelled_search_field(client):
@@ -101,17 +113,36 @@ def test_zero_result_searches_are_logged(client):
 
 
 def test_opening_a_result_records_the_click(client):
-    client.get("/help/search", query_string={"q": "credit"})
-    search_id = logged()[0].id
-    client.get(f"/help/how-is-the-credit-on-my-account-used?sq={search_id}")
-    assert logged()[0].clicked_slug == "how-is-the-credit-on-my-account-used"
+    body = client.get("/help/search", query_string={"q": "credit"}).get_data(as_text=True)
+    client.get(f"/help/how-is-the-credit-on-my-account-used?sq={result_key(body)}")
+    assert [r.clicked_slug for r in logged()] == ["how-is-the-credit-on-my-account-used"]
+    # A second click on the same search does not replace the first.
+    client.get(f"/help/glossary?sq={result_key(body)}")
+    assert [r.clicked_slug for r in logged()] == ["how-is-the-credit-on-my-account-used"]
+
+
+def test_a_click_ends_the_typing_of_a_search(client):
+    body = client.get("/help/search", query_string={"q": "credit"}).get_data(as_text=True)
+    client.get(f"/help/how-is-the-credit-on-my-account-used?sq={result_key(body)}")
+    client.get("/help/search", query_string={"q": "credit balance"}, headers=HX)
+    assert [(r.normalised, r.clicked_slug is not None) for r in logged()] == [
+        ("credit", True), ("credit balance", False)
+    ]
 
 
 def test_a_forged_click_id_is_ignored(client):
-    client.get("/help/search", query_string={"q": "credit"})
+    body = client.get("/help/search", query_string={"q": "credit"}).get_data(as_text=True)
     other = client.application.test_client()
-    other.get(f"/help/glossary?sq={logged()[0].id}")
+    other.get(f"/help/glossary?sq={result_key(body)}")
     assert logged()[0].clicked_slug is None
+
+
+def test_signed_in_readers_searches_and_clicks_are_their_own(client, factory, login):
+    user = factory.user(Role.BILLING)
+    login(user)
+    body = client.get("/help/search", query_string={"q": "credit"}).get_data(as_text=True)
+    client.get(f"/help/glossary?sq={result_key(body)}")
+    assert [(r.user_id, r.clicked_slug) for r in logged()] == [(user.id, "glossary")]
 
 
 def test_pagination_links_keep_the_query_encoded(client, app, monkeypatch):
@@ -128,3 +159,27 @@ def test_fragment_updates_the_count_out_of_band(client):
     assert 'id="search-count" role="status" aria-live="polite" hx-swap-oob="true"' in body
     page = client.get("/help/search?q=credit").get_data(as_text=True)
     assert page.count('id="search-count"') == 1 and "hx-swap-oob" not in page
+
+
+def test_the_log_is_written_after_the_response_by_a_background_thread(client, app, monkeypatch):
+    search_log = app.extensions["search_log"]
+    monkeypatch.setattr(search_log, "background", True)
+    gate = threading.Event()
+    writers = []
+    write = search_log._write
+
+    def held_write(job):
+        writers.append(threading.current_thread().name)
+        assert gate.wait(10)
+        write(job)
+
+    monkeypatch.setattr(search_log, "_write", held_write)
+    # The reader gets the results while the log writer is held back.
+    response = client.get("/help/search", query_string={"q": "credit"}, headers=HX)
+    assert response.status_code == 200 and "how-is-the-credit" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(SearchQuery)).all() == []
+    gate.set()
+    with app.app_context():
+        assert [(r.normalised, r.result_count > 0) for r in logged()] == [("credit", True)]
+    assert writers == ["search-log"]
