@@ -77,33 +77,96 @@ HOSTILE_QUERIES = [
 NO_HIT_WORDS = ["kubernetes", "sandwich", "telescope", "glacier", "violin", "zzqxv", "qwfpgj",
                 "marathon", "origami", "volcano", "saxophone", "xylograph"]
 
-# Real reseller questions and the articles that answer them (any one of the set counts).
-RELEVANCE = [
-    ("how do I pay by bank transfer",
-     {"how-do-i-add-ach-as-a-payment-method", "how-do-i-submit-a-payment-for-open-invoices"}),
-    ("where are my old invoices", {"how-do-i-retrieve-historical-invoice-information"}),
-    ("historical invoices", {"how-do-i-retrieve-historical-invoice-information"}),
-    ("micro deposit", {"verify-micro-deposits", "how-do-i-add-ach-as-a-payment-method"}),
-    ("add ACH bank account", {"how-do-i-add-ach-as-a-payment-method"}),
-    ("ivoice layout", {"what-will-my-invoice-look-like"}),
-    ("what will my invoice look like", {"what-will-my-invoice-look-like"}),
-    ("invoice grouped by end customer", {"what-will-my-invoice-look-like"}),
-    ("change company name", {"how-do-i-change-my-account-information"}),
-    ("new mailing address", {"how-do-i-change-my-account-information"}),
-    ("tax exempt certificate", {"how-do-i-change-my-tax-information", "tax-exempt-status"}),
-    ("change my tax information", {"how-do-i-change-my-tax-information"}),
-    ("credit balance",
-     {"how-is-the-credit-on-my-account-used", "turn-off-credit-auto-apply"}),
-    ("how is credit used", {"how-is-the-credit-on-my-account-used"}),
-    ("pay open invoices", {"how-do-i-submit-a-payment-for-open-invoices"}),
-    ("returned ACH payment", {"ach-returns", "how-do-i-add-ach-as-a-payment-method"}),
-    ("my card was declined", {"card-payments", "how-do-i-submit-a-payment-for-open-invoices"}),
+# Real reseller questions, some misspelt, and the articles that answer them (any one of the
+# set counts). tests/search/test_relevance.py holds the engine to these too.
+ACH = "how-do-i-add-ach-as-a-payment-method"
+PAY = "how-do-i-submit-a-payment-for-open-invoices"
+CREDIT = "how-is-the-credit-on-my-account-used"
+AUTO = "turn-off-credit-auto-apply"
+HIST = "how-do-i-retrieve-historical-invoice-information"
+LOOK = "what-will-my-invoice-look-like"
+ACCOUNT = "how-do-i-change-my-account-information"
+TAX = "how-do-i-change-my-tax-information"
+RELEVANCE: list[tuple[str, set[str]]] = [
+    # Payments
+    ("how do I pay by bank transfer", {ACH, PAY}),
+    ("pay open invoices", {PAY}),
+    ("pay part of an invoice", {PAY}),
+    ("partial payment", {PAY}),
+    ("add a credit card", {"card-payments"}),
+    ("my card was declined", {"card-payments", PAY}),
+    ("card about to expire", {"card-payments"}),
+    ("add ACH bank account", {ACH}),
+    ("ACH debit authorization", {ACH}),
+    ("verify micro deposits", {"verify-micro-deposits", ACH}),
+    ("micro deposit amounts", {"verify-micro-deposits", ACH}),
+    ("microdeposits", {"verify-micro-deposits", ACH}),
+    ("returned ACH payment", {"ach-returns", ACH}),
+    ("R01 insufficient funds", {"ach-returns"}),
+    ("bank account disabled", {"ach-returns"}),
+    ("payment receipt", {"payment-receipts"}),
+    ("where is my receipt", {"payment-receipts"}),
+    ("payment status pending", {"payment-receipts", PAY}),
+    # Credit
+    ("how is credit used", {CREDIT}),
+    ("credit balance", {CREDIT, AUTO}),
+    ("stop credit applying automatically", {AUTO}),
+    ("turn off auto apply", {AUTO}),
+    ("apply credit to a specific invoice", {AUTO, CREDIT}),
+    ("reverse a credit application", {AUTO}),
+    # Invoices and statements
+    ("where are my old invoices", {HIST}),
+    ("historical invoices", {HIST}),
+    ("legacy invoices before the cutover", {HIST}),
+    ("what will my invoice look like", {LOOK}),
+    ("invoice grouped by end customer", {LOOK}),
+    ("download invoice PDF", {"download-invoice-pdf-and-csv", LOOK}),
+    ("export invoice to CSV", {"download-invoice-pdf-and-csv"}),
+    ("overdue invoice status", {"invoice-statuses"}),
+    ("invoice statuses", {"invoice-statuses"}),
+    ("how is tax calculated on my invoice", {LOOK, TAX}),
+    ("statement of account", {"statement-of-account"}),
     ("statement aging", {"statement-of-account"}),
-    ("download invoice PDF", {"download-invoice-pdf-and-csv", "what-will-my-invoice-look-like"}),
+    ("running balance", {"statement-of-account"}),
+    # Account
+    ("change company legal name", {ACCOUNT}),
+    ("new mailing address", {ACCOUNT}),
+    ("change billing contact", {ACCOUNT}),
+    ("change my tax information", {TAX}),
+    ("tax exempt certificate", {TAX, "tax-exempt-status"}),
+    ("apply for tax exemption", {"tax-exempt-status"}),
+    ("upload a supporting document", {"supporting-documents"}),
+    ("which file types can I upload", {"supporting-documents"}),
+    ("change request status", {"change-request-statuses"}),
+    ("cancel a change request", {"change-request-statuses"}),
+    ("invite a new user", {"users-and-roles"}),
+    ("change a user's role", {"users-and-roles"}),
+    ("deactivate a user", {"users-and-roles"}),
+    # Signing in
+    ("password rules", {"signing-in-and-security"}),
+    ("session timed out", {"signing-in-and-security"}),
+    ("too many sign in attempts", {"signing-in-and-security"}),
+    # What's new, control panel, terms
     ("what changed in April 2018",
      {"marketplace-enhancements-april-2018", "control-panel-changes"}),
-    ("paymnet", {"how-do-i-submit-a-payment-for-open-invoices", "card-payments",
-                 "how-do-i-add-ach-as-a-payment-method"}),
+    ("new navigation", {"control-panel-changes"}),
+    ("where is the dashboard", {"control-panel-changes", "getting-started"}),
+    ("what does CCD mean", {"glossary", ACH}),
+    # Misspelt
+    ("ivoice layout", {LOOK}),
+    ("paymnet", {PAY, "card-payments", ACH}),
+    ("statment", {"statement-of-account"}),
+    ("histroical invoices", {HIST}),
+    ("recipt", {"payment-receipts"}),
+    ("credt card", {"card-payments"}),
+    ("tax exemtion", {"tax-exempt-status", TAX}),
+    ("micro deposists", {"verify-micro-deposits", ACH}),
+    ("acount information", {ACCOUNT}),
+    ("biling contact", {ACCOUNT}),
+    ("dowload invoice", {"download-invoice-pdf-and-csv"}),
+    ("pasword rules", {"signing-in-and-security"}),
+    ("verfy bank account", {"verify-micro-deposits", ACH}),
+    ("subscripton", {LOOK}),
 ]
 
 HIT_RE = re.compile(r'<li class="search-hit">')
