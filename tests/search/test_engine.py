@@ -302,3 +302,15 @@ def test_hostile_queries_answer_at_once(search_index, query):
     start = time.perf_counter()
     search_index.search(query)
     assert time.perf_counter() - start < 1.0
+
+
+def test_the_search_help_states_the_limits_of_the_code():
+    text = (Path(__file__).parents[2] / "content" / "articles" /
+            "searching-the-help-center.md").read_text()
+    assert f"Only the first {MAX_QUERY_WORDS} words count" in text
+    assert f"Up to {MAX_FUZZY_WORDS} words can have `~`" in text
+    assert f"at most the {MAX_FUZZY_EXPANSIONS} closest words" in text
+    assert f"After {engine.TIME_BUDGET_SECONDS:g} seconds" in text
+    assert f"`~{MAX_EDIT_DISTANCE}` allows two letters, which is the most" in text
+    assert MAX_EDIT_DISTANCE == 2  # "two letters" in words
+    assert f"two letters for words of more than {engine.SHORT_WORD} letters" in text
