@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 
 from whoosh import index
@@ -362,13 +363,15 @@ def _distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
-def _nearest(word: str, vocabulary: dict[str, int], by_length: dict[int, list[str]],
-             max_distance: int, limit: int, deadline: _Deadline) -> list[str]:
+def _nearest(word: str, vocabulary: dict[str, int], by_length: dict[object, list[str]],
+             max_distance: int, limit: int, deadline: _Deadline,
+             same_first_letter: bool = False) -> list[str]:
     """Up to `limit` words of `vocabulary` within `max_distance` edits of `word`: the nearest
-    first, then the most frequent."""
+    first, then the most frequent. With `same_first_letter`, only words that start like `word`
+    (a typo in the first letter is rare, and checking fewer words is faster)."""
     found = []
     for length in range(len(word) - max_distance, len(word) + max_distance + 1):
-        for candidate in by_length.get(length, ()):
+        for candidate in by_length.get((word[0], length) if same_first_letter else length, ()):
             distance = _distance(word, candidate, max_distance)
             if distance <= max_distance:
                 found.append((distance, -vocabulary[candidate], candidate))
@@ -484,10 +487,12 @@ class _Generation:
         return self._blob[self._bodies[docnum] : self._bodies[docnum + 1]].decode()
 
 
-def _by_length(vocabulary: dict[str, int]) -> dict[int, list[str]]:
-    buckets: dict[int, list[str]] = {}
+def _by_length(vocabulary: dict[str, int]) -> dict[object, list[str]]:
+    """The words by length, and by first letter and length."""
+    buckets: dict[object, list[str]] = {}
     for word in vocabulary:
         buckets.setdefault(len(word), []).append(word)
+        buckets.setdefault((word[0], len(word)), []).append(word)
     return buckets
 
 
@@ -497,19 +502,31 @@ class SearchIndex:
     def __init__(self, base: Path) -> None:
         self.base = base
         self._generation: _Generation | None = None
+        self._pointer: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
 
     def _current(self) -> _Generation:
-        version = index_version(self.base)
-        if version is None:
-            raise FileNotFoundError(f"no search index in {self.base}; run `flask search reindex`")
+        # One stat of CURRENT per query (a rebuild replaces the file, so its inode changes);
+        # the index itself is opened and checked only when it does.
+        try:
+            stat = os.stat(self.base / "CURRENT")
+            pointer = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            pointer = None
         generation = self._generation
-        if generation is None or generation.version != version:
-            with self._lock:
-                generation = self._generation
-                if generation is None or generation.version != version:
-                    generation = _Generation(self.base / version)
-                    self._generation = generation
+        if generation is not None and pointer is not None and pointer == self._pointer:
+            return generation
+        with self._lock:
+            version = index_version(self.base)
+            if version is None:
+                raise FileNotFoundError(
+                    f"no search index in {self.base}; run `flask search reindex`"
+                )
+            generation = self._generation
+            if generation is None or generation.version != version:
+                generation = _Generation(self.base / version)
+                self._generation = generation
+            self._pointer = pointer
         return generation
 
     @property
@@ -618,17 +635,28 @@ def _correct(generation: _Generation, text: str, deadline: _Deadline) -> str | N
             checked += 1
             distance = 1 if len(word) <= SHORT_WORD else MAX_EDIT_DISTANCE
             nearest = _nearest(word, generation.spelling, generation.spelling_by_length,
-                               distance, 1, deadline)
+                               distance, 1, deadline, same_first_letter=True)
             replacement = nearest[0] if nearest else None
         changed = changed or replacement is not None
         out.append(replacement or token)
     return "".join(out) if changed else None
 
 
-def _snippet(text: str, stems: set[str]) -> str:
+@lru_cache(maxsize=512)
+def _candidates_re(stems: frozenset[str]) -> re.Pattern[str]:
+    """The words that may stem to one of `stems`: those that start with all but the last letter
+    of one (Porter stemming only cuts endings, and changes at most the last letter kept)."""
+    prefixes = sorted({stem[:-1] if len(stem) > 2 else stem for stem in stems}, key=len,
+                      reverse=True)
+    alternatives = "|".join(re.escape(prefix) for prefix in prefixes) or "(?!)"
+    return re.compile(rf"\b(?:{alternatives})\w*(?:\.\w+)*", re.IGNORECASE)
+
+
+def _snippet(text: str, stems: frozenset[str]) -> str:
     """Up to SNIPPET_CHARS of `text` around the most matched words, escaped, matched words in
     <mark>."""
-    spans = [m.span() for m in TOKEN_RE.finditer(text) if _stem(m.group().lower()) in stems]
+    spans = [m.span() for m in _candidates_re(stems).finditer(text)
+             if _stem(m.group().lower()) in stems]
     if not spans:
         cut = text[:SNIPPET_CHARS]
         return html.escape(cut) + ("…" if len(text) > SNIPPET_CHARS else "")
@@ -682,19 +710,30 @@ def _search(generation: _Generation, text: str, category: str | None, page: int,
                             suggestion=suggestion, over_budget=deadline.hit,
                             ignored_words=query.ignored_words)
 
-    # The best section of each article.
-    best: dict[int, tuple[float, int]] = {}
+    # The best section of each article: the sections in score order, each article at its first.
     articles = generation.doc_article
-    for docnum, score in scores.items():
-        article = articles[docnum]
-        current = best.get(article)
-        if current is None or score > current[0]:
-            best[article] = (score, docnum)
-    total = len(best)
+    total = len(set(map(articles.__getitem__, scores)))
     pages = -(-total // page_size)
     page = min(page, pages)
-    ranked = heapq.nlargest(page * page_size, best.items(),
-                            key=lambda item: (item[1][0], -item[0]))
+    wanted = page * page_size
+    limit = wanted * 4
+    while True:
+        if limit < len(scores):
+            ordered = heapq.nlargest(limit, scores.items(), key=itemgetter(1))
+        else:
+            ordered = sorted(scores.items(), key=itemgetter(1), reverse=True)
+        best: dict[int, tuple[float, int]] = {}
+        for docnum, score in ordered:
+            article = articles[docnum]
+            if article not in best:
+                best[article] = (score, docnum)
+                if len(best) == wanted:
+                    break
+        if len(best) == wanted or len(ordered) == len(scores):
+            break
+        limit *= 4
+    ranked = list(best.items())
+    stems = frozenset(highlight)
     hits = []
     for article, (score, docnum) in ranked[(page - 1) * page_size :]:
         slug, title, article_category = generation.articles[article]
@@ -706,7 +745,7 @@ def _search(generation: _Generation, text: str, category: str | None, page: int,
                 score=score,
                 anchor=generation.anchors[docnum],
                 heading=generation.headings[docnum],
-                snippet=_snippet(generation.body(docnum), highlight),
+                snippet=_snippet(generation.body(docnum), stems),
             )
         )
     return SearchResult(
