@@ -30,11 +30,11 @@ import tempfile
 import threading
 import time
 from array import array
-from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from operator import itemgetter
 from pathlib import Path
 
@@ -73,7 +73,7 @@ SHORT_WORD = 7
 TYPO_RATIO = 20
 TYPO_MIN_LENGTH = 5
 
-TABLES_FORMAT = 2
+TABLES_FORMAT = 3
 TABLES_BIN = "tables.bin"
 TABLES_META = f"tables-v{TABLES_FORMAT}.meta"  # an older format is rebuilt
 # Whoosh's tokenizer, reused to find the words of stored text when cutting snippets.
@@ -265,14 +265,23 @@ def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None
             blob += array("f", [table[d] for d in docnums]).tobytes()
     # The analysed words of every section, one after the other (fields apart), so that a
     # phrase is found by one scan of this region.
+    # and, per pair of words side by side in a field, the sections that have it: a phrase of
+    # two words is one look-up, a longer one is checked in the sections with all its pairs.
     streams = array("Q", [len(blob)])
-    for doc in docs:
-        analysed = FIELD_SEPARATOR.join(
-            " ".join(token.text for token in STEMMED(text))
-            for text in (doc.title, doc.heading, doc.tags, doc.body)
-        )
+    pair_docs: dict[str, array] = {}
+    for docnum, doc in enumerate(docs):
+        fields = [[token.text for token in STEMMED(text)]
+                  for text in (doc.title, doc.heading, doc.tags, doc.body)]
+        analysed = FIELD_SEPARATOR.join(" ".join(words) for words in fields)
         blob += f" {analysed} ".encode()
         streams.append(len(blob))
+        for pair in {f"{a} {b}" for words in fields for a, b in pairwise(words)}:
+            pair_docs.setdefault(pair, array("I")).append(docnum)
+    pairs: dict[str, tuple[int, int]] = {}
+    for pair in sorted(pair_docs):
+        pairs[pair] = (len(blob), len(pair_docs[pair]))
+        blob += pair_docs[pair].tobytes()
+    del pair_docs
     bodies = array("Q", [len(blob)])
     for doc in docs:
         blob += doc.body.encode()
@@ -289,6 +298,7 @@ def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None
         "format": TABLES_FORMAT,
         "docs": len(docs),
         "terms": terms,
+        "pairs": pairs,
         "streams": streams.tobytes(),
         "bodies": bodies.tobytes(),
         "anchors": [doc.anchor for doc in docs],
@@ -441,6 +451,7 @@ class _Generation:
             self._blob = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
         self.doc_count = meta["docs"]
         self.terms: dict[str, tuple[int, int]] = meta["terms"]
+        self.pairs: dict[str, tuple[int, int]] = meta["pairs"]
         self._streams = array("Q", meta["streams"])
         self._bodies = array("Q", meta["bodies"])
         self.anchors: list[str] = meta["anchors"]
@@ -471,17 +482,28 @@ class _Generation:
 
     def phrase_docs(self, stems: list[str], deadline: _Deadline) -> set[int]:
         """The sections where `stems` follow each other in one field."""
+        lists = []
+        for pair in pairwise(stems):
+            entry = self.pairs.get(" ".join(pair))
+            if entry is None:
+                return set()
+            offset, count = entry
+            docnums = array("I")
+            docnums.frombytes(self._blob[offset : offset + 4 * count])
+            lists.append(docnums)
+        lists.sort(key=len)
+        found = set(lists[0]).intersection(*lists[1:])
+        if len(stems) == 2:
+            return found
         needle = (" " + " ".join(stems) + " ").encode()
-        starts = self._streams
-        position, end = starts[0], starts[-1]
-        found: set[int] = set()
-        while (position := self._blob.find(needle, position, end)) != -1:
-            docnum = bisect_right(starts, position) - 1
-            found.add(docnum)
-            position = starts[docnum + 1]  # the next section
-            if len(found) % 512 == 0 and deadline.passed():
+        starts, blob = self._streams, self._blob
+        checked = set()
+        for position, docnum in enumerate(found):
+            if position % 512 == 0 and deadline.passed():
                 break
-        return found
+            if needle in blob[starts[docnum] : starts[docnum + 1]]:
+                checked.add(docnum)
+        return checked
 
     def body(self, docnum: int) -> str:
         return self._blob[self._bodies[docnum] : self._bodies[docnum + 1]].decode()

@@ -100,6 +100,11 @@ def test_did_you_mean_when_the_correction_does_not_match_every_word(search_index
 def test_phrase_query(search_index):
     assert slugs(search_index.search('"end customer"')) == ["invoices"]
     assert slugs(search_index.search('"customer end"')) == []
+    # Three words: every pair side by side is not enough, they must follow each other.
+    assert slugs(search_index.search('"verified bank account"')) == ["pay-ach"]
+    assert slugs(search_index.search('"bank account verified"')) == []
+    # Not across fields: the title ends with "layout", the text does not go on with it.
+    assert slugs(search_index.search('"layout invoices"')) == []
 
 
 def test_snippets_highlight_and_escape(search_index):
@@ -314,3 +319,12 @@ def test_the_search_help_states_the_limits_of_the_code():
     assert f"`~{MAX_EDIT_DISTANCE}` allows two letters, which is the most" in text
     assert MAX_EDIT_DISTANCE == 2  # "two letters" in words
     assert f"two letters for words of more than {engine.SHORT_WORD} letters" in text
+
+
+def test_a_long_phrase_needs_its_words_in_a_row(tmp_path: Path):
+    build_index(tmp_path, "v1", [
+        SectionDoc("a", "", "payments", "One", "", "", "Bank account here, account number here."),
+        SectionDoc("b", "", "payments", "Two", "", "", "Your bank account number is private."),
+    ])
+    # Both have "bank account" and "account number"; only one has the three words in a row.
+    assert slugs(SearchIndex(tmp_path).search('"bank account number"')) == ["b"]
