@@ -219,10 +219,35 @@ def build_index(
         return target
 
 
+def analyse(text: str) -> list[str]:
+    """The stemmed words of `text`, as the index's analyser gives them (Whoosh's tokenizer
+    pattern, lower case, stop words and one-letter words out, Whoosh's Porter stemmer), without
+    its per-token objects: the build analyses every section once more, and this is faster."""
+    words = []
+    for match in TOKEN_RE.finditer(text):
+        word = match.group().lower()
+        if len(word) > 1 and word not in STOP:
+            words.append(_stem(word))
+    return words
+
+
 def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None:
     """The term table of a freshly built index: per stemmed word, the sections that contain it
-    and their BM25F score (Whoosh's scorer, summed over the fields with their boosts); per
-    section, its analysed words (for phrases) and its text (for snippets)."""
+    and their BM25F score (Whoosh's scorer: its idf, average and section field lengths; summed
+    over the fields with their boosts); per section, its analysed words (for phrases) and its
+    text (for snippets)."""
+    # Each section analysed once: its words in a row (fields apart) for long phrases, the pairs
+    # of words side by side for phrases, and how often each word is in each field.
+    fields_of = [[analyse(text) for text in (doc.title, doc.heading, doc.tags, doc.body)]
+                 for doc in docs]
+    frequencies: dict[str, dict[str, dict[int, int]]] = {name: {} for name in FIELD_BOOSTS}
+    for docnum, fields in enumerate(fields_of):
+        for name, words in zip(FIELD_BOOSTS, fields, strict=True):
+            postings = frequencies[name]
+            for word in words:
+                counts = postings.setdefault(word, {})
+                counts[docnum] = counts.get(docnum, 0) + 1
+
     blob = bytearray()
     terms: dict[str, tuple[int, int]] = {}
     with ix.searcher(weighting=BM25F()) as searcher:
@@ -230,10 +255,6 @@ def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None
         count = reader.doc_count_all()
         if count != len(docs):
             raise RuntimeError("the index does not hold one document per section")
-        lengths = {
-            name: [searcher.doc_field_length(docnum, name) for docnum in range(count)]
-            for name in FIELD_BOOSTS
-        }
         spelling = {
             text: reader.doc_frequency("spell", text) for text in reader.field_terms("spell")
         }
@@ -241,21 +262,25 @@ def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None
         for word in typos:
             del spelling[word]
         typo_stems = {_stem(word) for word in typos}
-        words = sorted({text for name in FIELD_BOOSTS for text in reader.field_terms(name)})
-        for text in words:
+        lengths = {
+            name: [searcher.doc_field_length(docnum, name) for docnum in range(count)]
+            for name in FIELD_BOOSTS
+        }
+        for text in sorted({text for postings in frequencies.values() for text in postings}):
             if text in typo_stems and max(
-                reader.doc_frequency(name, text) for name in FIELD_BOOSTS
+                len(frequencies[name].get(text, ())) for name in FIELD_BOOSTS
             ) <= 1:
                 continue
             table: dict[int, float] = {}
             for name, boost in FIELD_BOOSTS.items():
-                if (name, text) not in reader:
+                counts = frequencies[name].get(text)
+                if not counts:
                     continue
-                # The score Whoosh's BM25F scorer gives each posting (scorer.score(matcher)),
-                # computed from the same figures without a matcher call per posting.
+                # What Whoosh's BM25F scorer gives each posting (scorer.score(matcher)), from
+                # the same figures without reading the postings back one by one.
                 scorer = searcher.weighting.scorer(searcher, name, text)
                 field_lengths = lengths[name]
-                for docnum, weight in searcher.postings(name, text).items_as("weight"):
+                for docnum, weight in counts.items():
                     score = bm25(scorer.idf, weight, field_lengths[docnum], scorer.avgfl,
                                  scorer.B, scorer.K1)
                     table[docnum] = table.get(docnum, 0.0) + boost * score
@@ -263,15 +288,10 @@ def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None
             terms[text] = (len(blob), len(docnums))
             blob += array("I", docnums).tobytes()
             blob += array("f", [table[d] for d in docnums]).tobytes()
-    # The analysed words of every section, one after the other (fields apart), so that a
-    # phrase is found by one scan of this region.
-    # and, per pair of words side by side in a field, the sections that have it: a phrase of
-    # two words is one look-up, a longer one is checked in the sections with all its pairs.
+    del frequencies
     streams = array("Q", [len(blob)])
     pair_docs: dict[str, array] = {}
-    for docnum, doc in enumerate(docs):
-        fields = [[token.text for token in STEMMED(text)]
-                  for text in (doc.title, doc.heading, doc.tags, doc.body)]
+    for docnum, fields in enumerate(fields_of):
         analysed = FIELD_SEPARATOR.join(" ".join(words) for words in fields)
         blob += f" {analysed} ".encode()
         streams.append(len(blob))
@@ -281,7 +301,7 @@ def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None
     for pair in sorted(pair_docs):
         pairs[pair] = (len(blob), len(pair_docs[pair]))
         blob += pair_docs[pair].tobytes()
-    del pair_docs
+    del pair_docs, fields_of
     bodies = array("Q", [len(blob)])
     for doc in docs:
         blob += doc.body.encode()

@@ -6,9 +6,14 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from whoosh import index as whoosh_index
+from whoosh.query import Or, Term
 
 from app.search import engine
 from app.search.engine import (
+    FIELD_BOOSTS,
     MAX_EDIT_DISTANCE,
     MAX_FUZZY_EXPANSIONS,
     MAX_FUZZY_WORDS,
@@ -328,3 +333,23 @@ def test_a_long_phrase_needs_its_words_in_a_row(tmp_path: Path):
     ])
     # Both have "bank account" and "account number"; only one has the three words in a row.
     assert slugs(SearchIndex(tmp_path).search('"bank account number"')) == ["b"]
+
+
+# --- The term table holds what Whoosh would compute ------------------------------------------
+
+
+@given(st.text(alphabet=st.sampled_from(list("aeiouy bcdstnrlmg.,'-_é19ÄI\n")), max_size=80))
+def test_the_builds_analysis_is_the_index_analyser(text):
+    assert engine.analyse(text) == [token.text for token in engine.STEMMED(text)]
+
+
+@pytest.mark.parametrize("word", ["invoic", "bank", "credit", "ach", "legaci", "tax"])
+def test_the_term_table_holds_whooshs_bm25f_scores(search_index, word):
+    generation = search_index._current()
+    with whoosh_index.open_dir(str(generation.path)).searcher() as searcher:
+        query = Or([Term(name, word, boost=boost) for name, boost in FIELD_BOOSTS.items()])
+        expected = {hit.docnum: hit.score for hit in searcher.search(query, limit=None)}
+    table = generation.postings(word)
+    assert expected and table.keys() == expected.keys()
+    for docnum, score in expected.items():
+        assert table[docnum] == pytest.approx(score, rel=1e-6)
