@@ -2,11 +2,13 @@
 One document per article section, so that a hit deep-links to its heading.
 
 Whoosh builds the index: it analyses the text (English stemming, stop words), keeps the term
-statistics and scores every term with BM25F. At build time the scores of every term in every
-section, with the field boosts, are written beside the index in a compact *term table*
-(`tables.bin` + `tables.meta`), with each section's analysed words (for phrases) and stored text
-(for snippets). A query then costs a few dictionary look-ups per word instead of walking the
-postings in Python: the index and its tables are opened once per generation, not per request.
+statistics and scores every term with BM25F. At build time the score of every word in every
+section (Whoosh's BM25F, summed over the fields with their boosts) is written beside the index
+in a compact *term table* (`tables.bin` + `tables-v<format>.meta`), with the sections that have
+each pair of words side by side and each section's analysed words (for phrases), its text (for
+snippets) and the spelling dictionary. A query then costs a few look-ups per word instead of
+walking the postings in Python; a worker opens the index and its table once per generation
+(memory-mapped, in milliseconds), not per request.
 
 The index lives in `SEARCH_INDEX_DIR/<content hash>/`; the file `CURRENT` names the live one.
 A rebuild writes a new folder and then replaces `CURRENT` atomically, so readers never wait for
@@ -76,7 +78,7 @@ TYPO_MIN_LENGTH = 5
 TABLES_FORMAT = 3
 TABLES_BIN = "tables.bin"
 TABLES_META = f"tables-v{TABLES_FORMAT}.meta"  # an older format is rebuilt
-# Whoosh's tokenizer, reused to find the words of stored text when cutting snippets.
+# Whoosh's tokenizer pattern: for the build's own pass over the text (see `analyse`).
 TOKEN_RE = re.compile(r"\w+(?:\.?\w+)*")
 QUERY_PART_RE = re.compile(r'"([^"]*)"?|([^\s"]+)')
 QUERY_WORD_RE = re.compile(r"(\w+(?:\.?\w+)*)(~(\d*))?")
