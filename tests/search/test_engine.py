@@ -353,3 +353,15 @@ def test_the_term_table_holds_whooshs_bm25f_scores(search_index, word):
     assert expected and table.keys() == expected.keys()
     for docnum, score in expected.items():
         assert table[docnum] == pytest.approx(score, rel=1e-6)
+
+
+def test_an_index_without_its_term_table_is_rebuilt(tmp_path: Path):
+    # An index of an older format (no term table of this format) counts as none, so that
+    # start-up rebuilds it instead of serving searches from it.
+    build_index(tmp_path, "v1", DOCS)
+    (tmp_path / "v1" / engine.TABLES_META).unlink()
+    assert index_version(tmp_path) is None
+    with pytest.raises(FileNotFoundError):
+        SearchIndex(tmp_path).search("credit")
+    build_index(tmp_path, "v1", DOCS)
+    assert slugs(SearchIndex(tmp_path).search("credit"))[0] == "credit"

@@ -235,3 +235,19 @@ def test_a_generated_search_shows_one_result_per_article(generated_client):
     titles = re.findall(r'<h2 class="search-hit__title"><a href="(/help/[a-z0-9-]+)\?', body)
     assert len(titles) == 10 == len(set(titles))
     assert body.count('class="search-hit__snippet"') == 10
+
+
+def test_corrections_are_explained_in_page_and_fragment(client):
+    for headers in ({}, HX):
+        body = client.get("/help/search", query_string={"q": "statment"},
+                          headers=headers).get_data(as_text=True)
+        assert ("Showing results for <strong>statement</strong>: no article has every word of "
+                "“statment”.") in body
+        assert "/help/statement-of-account" in body
+        # Found as typed ("password"), but no article has "password" and "receipt": the
+        # results for the words as typed, and a suggestion.
+        body = client.get("/help/search", query_string={"q": "password recipt"},
+                          headers=headers).get_data(as_text=True)
+        assert ('Did you mean <a href="/help/search?q=password+receipt">password receipt</a>?'
+                in body)
+        assert "/help/signing-in-and-security" in body
