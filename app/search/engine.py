@@ -69,8 +69,8 @@ MAX_FUZZY_EXPANSIONS = 10  # the nearest, most frequent indexed words a fuzzy wo
 TIME_BUDGET_SECONDS = 0.5  # optional work (fuzzy, phrases, spelling) stops after this
 # Spelling: a word of up to SHORT_WORD letters is corrected by one edit at most, a longer one by
 # MAX_EDIT_DISTANCE. A word found in a single section, one edit away from a word at least
-# TYPO_RATIO times as frequent (like the sample typo in the search help), is left out of the
-# vocabulary: it is taken as a typo, not as a word the help uses.
+# TYPO_RATIO times as frequent with the same first letter and another stem (like the sample
+# typo in the search help), is left out of the vocabulary: a typo, not a word the help uses.
 SHORT_WORD = 7
 TYPO_RATIO = 20
 TYPO_MIN_LENGTH = 5
@@ -334,7 +334,9 @@ def _write_tables(ix: index.Index, folder: Path, docs: list[SectionDoc]) -> None
 
 
 def _typos(spelling: dict[str, int]) -> set[str]:
-    """Words of one section that are one edit from a word TYPO_RATIO times as frequent."""
+    """Words of one section that are one edit from a word TYPO_RATIO times as frequent, which
+    starts with the same letter and is not another form of the same word ("banks" is no typo
+    of "bank")."""
     by_length = _by_length(spelling)
     typos = set()
     for word, frequency in spelling.items():
@@ -342,8 +344,10 @@ def _typos(spelling: dict[str, int]) -> set[str]:
             continue
         for length in (len(word) - 1, len(word), len(word) + 1):
             if any(
-                spelling[other] >= TYPO_RATIO * frequency and _distance(word, other, 1) <= 1
-                for other in by_length.get(length, ())
+                spelling[other] >= TYPO_RATIO * frequency
+                and _stem(other) != _stem(word)
+                and _distance(word, other, 1) <= 1
+                for other in by_length.get((word[0], length), ())
             ):
                 typos.add(word)
                 break

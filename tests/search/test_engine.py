@@ -254,13 +254,22 @@ def test_a_typo_in_the_help_itself_is_not_a_known_word(tmp_path: Path):
     # The search help shows the typo "statment~" as an example: a word of one section, one
     # letter from a word of many, is taken as a typo, so "statment" is corrected.
     docs = [SectionDoc(f"s{n}", "", "invoices-billing", f"Statement {n}", "", "",
-                       "Your statement of account.") for n in range(engine.TYPO_RATIO)]
+                       "Your statement of account, each time.") for n in range(engine.TYPO_RATIO)]
     docs.append(SectionDoc("help", "", "control-panel", "Searching", "", "",
                            "Put a tilde after a word: statment~ finds statement."))
+    docs.append(SectionDoc("rare", "", "control-panel", "Rare words", "", "",
+                           "Statements can reach you by post."))
     build_index(tmp_path, "v1", docs)
-    result = SearchIndex(tmp_path).search("statment")
+    index_ = SearchIndex(tmp_path)
+    result = index_.search("statment")
     assert result.corrected == "statement"
-    assert result.total == engine.TYPO_RATIO + 1
+    assert result.total == engine.TYPO_RATIO + 2
+    # Rare words that are no typos: another form of a common word, or one that starts with
+    # another letter.
+    for word in ("statements", "reach"):
+        result = index_.search(word, page_size=50)
+        assert (result.corrected, result.suggestion) == (None, None), word
+        assert "rare" in slugs(result)
 
 
 # --- Bounds and time budget ---------------------------------------------------------------
