@@ -32,11 +32,12 @@ import tempfile
 import threading
 import time
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import pairwise
+from itertools import chain, pairwise
 from operator import itemgetter
 from pathlib import Path
 
@@ -623,10 +624,11 @@ def _clause_postings(generation: _Generation, clause: _Clause, deadline: _Deadli
     tables = [generation.postings(stem) for stem in clause.stems]
     if not all(tables):
         return {}
-    return {
-        docnum: sum(table[docnum] for table in tables)
-        for docnum in generation.phrase_docs(clause.stems, deadline)
-    }
+    first, *others = tables
+    found = {docnum: first[docnum] for docnum in generation.phrase_docs(clause.stems, deadline)}
+    for table in others:
+        found = {docnum: score + table[docnum] for docnum, score in found.items()}
+    return found
 
 
 def _match(generation: _Generation, query: _Query, category: str | None,
@@ -649,12 +651,13 @@ def _match(generation: _Generation, query: _Query, category: str | None,
         matched = {d: s + table[d] for d, s in matched.items() if d in table}
     if matched or len(tables) == 1:
         return matched, highlight, bool(matched)
-    total: dict[int, float] = {}
-    count: dict[int, int] = {}
-    for table in tables:
+    # Sums over the largest table first, which is copied rather than added up.
+    largest, *rest = sorted(tables, key=len, reverse=True)
+    total = dict(largest)
+    for table in rest:
         for docnum, score in table.items():
             total[docnum] = total.get(docnum, 0.0) + score
-            count[docnum] = count.get(docnum, 0) + 1
+    count = Counter(chain.from_iterable(tables))
     share = 1 / len(tables)
     return {d: s * count[d] * share for d, s in total.items()}, highlight, False
 
