@@ -95,10 +95,16 @@ def _table(headers: list[str], rows: list[list]) -> str:
 
 def print_search(search: dict) -> None:
     print(f"\nSearch: {search['articles']} generated articles, {search['sections']} sections, "
-          f"{search['queries']} queries x {search['rounds']} rounds")
+          f"{search['queries']} distinct queries, each timed once")
     print(f"  our index build {search['index_build_ms'] / 1000:.1f} s "
           f"(library load {search['library_load_ms'] / 1000:.1f} s); "
           f"FTS5 build {search['fts5_build_ms'] / 1000:.1f} s")
+    print(f"  index opened in {search['index_open_ms']:.0f} ms; term table "
+          f"{search['term_table_mib']} MiB; process memory {search['rss_mib_before_open']} MiB "
+          f"before opening it, {search['rss_mib_after_open']} MiB after")
+    hostile = search["hostile_ms"]
+    print(f"  hostile queries (unbounded fuzzy terms, 40 words): slowest "
+          f"{max(hostile.values()):.0f} ms of {len(hostile)}")
     rows = []
     for name, label in [("fragment", "ours: /help/search fragment"),
                         ("engine", "ours: engine only"), ("fts5", "SQLite FTS5 (baseline)")]:

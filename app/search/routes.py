@@ -1,7 +1,6 @@
 from flask import request, session
 from flask_login import current_user
 
-from app.extensions import db
 from app.kb.articles import CATEGORIES
 from app.search import bp, services
 from app.search.forms import SearchForm
@@ -20,15 +19,14 @@ def search():
     result = None
     if query:
         result = services.search_articles(query, category=category, page=page)
-        row = services.record_search(
+        key = services.record_search(
             result,
             category=category,
             user_id=current_user.id if current_user.is_authenticated else None,
             previous_id=session.get("last_search_id"),
         )
-        if row is not None:
-            db.session.commit()
-            session["last_search_id"] = row.id
+        if key is not None:
+            session["last_search_id"] = key
     return render(
         "search/results.html",
         "search/_results.html",

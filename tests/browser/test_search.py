@@ -130,3 +130,15 @@ def test_results_shown_in_the_help_center_pass_axe(page: Page, axe):
     search_box(page).fill("credit")
     expect(result_count(page)).to_have_text(re.compile(COUNT.format("credit")))
     axe(page)
+
+
+def test_ten_results_fit_on_two_desktop_screens(page: Page):
+    # One result per article (its best section and a short extract): on a 1280×800 screen the
+    # tenth result ends within the second screenful.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto("/help/search?q=invoice")
+    hits = results(page).locator(".search-hit")
+    expect(hits).to_have_count(10)
+    tenth = hits.nth(9).bounding_box()
+    assert tenth is not None
+    assert tenth["y"] + tenth["height"] <= 2 * 800, tenth

@@ -1,7 +1,11 @@
-"""Search quality on the real articles: questions resellers ask, with the article that answers.
-Each must come first, or in the top three where two articles answer it."""
+"""Search quality on the real articles: questions resellers ask (some misspelt), with the
+article that answers them. The whole set (bench.search.RELEVANCE, also reported by `make
+bench`) must find an answer in the top three for at least 95 % of the questions; the questions
+below must find it first."""
 
 import pytest
+
+from bench.search import RELEVANCE
 
 TOP_1 = [
     ("where are my old invoices", "how-do-i-retrieve-historical-invoice-information"),
@@ -12,25 +16,13 @@ TOP_1 = [
     ("how is credit used", "how-is-the-credit-on-my-account-used"),
     ("pay open invoices", "how-do-i-submit-a-payment-for-open-invoices"),
     ("ivoice layout", "what-will-my-invoice-look-like"),
+    ("statment", "statement-of-account"),
+    ("histroical invoices", "how-do-i-retrieve-historical-invoice-information"),
+    ("recipt", "payment-receipts"),
+    ("credt card", "card-payments"),
 ]
-TOP_3 = [
-    ("how do I pay by bank transfer",
-     {"how-do-i-add-ach-as-a-payment-method", "how-do-i-submit-a-payment-for-open-invoices"}),
-    ("micro deposit", {"how-do-i-add-ach-as-a-payment-method", "verify-micro-deposits"}),
-    ("microdeposits", {"how-do-i-add-ach-as-a-payment-method", "verify-micro-deposits"}),
-    ("change company legal name", {"how-do-i-change-my-account-information"}),
-    ("new mailing address", {"how-do-i-change-my-account-information"}),
-    ("tax exempt certificate", {"how-do-i-change-my-tax-information", "tax-exempt-status"}),
-    ("credit balance", {"how-is-the-credit-on-my-account-used", "turn-off-credit-auto-apply"}),
-    ("returned ACH payment", {"ach-returns", "how-do-i-add-ach-as-a-payment-method"}),
-    ("card declined", {"card-payments", "how-do-i-submit-a-payment-for-open-invoices"}),
-    ("statement aging", {"statement-of-account"}),
-    ("April 2018 changes", {"marketplace-enhancements-april-2018", "control-panel-changes"}),
-    ("invoice grouped by end customer", {"what-will-my-invoice-look-like"}),
-    ("download invoice PDF", {"download-invoice-pdf-and-csv", "what-will-my-invoice-look-like"}),
-    ("paymnet", {"how-do-i-submit-a-payment-for-open-invoices", "card-payments",
-                 "how-do-i-add-ach-as-a-payment-method"}),
-]
+TOP_3_SHARE = 0.95
+TOP_1_SHARE = 0.90
 
 
 def ranked(app, query: str) -> list[str]:
@@ -43,6 +35,31 @@ def test_the_answer_comes_first(app, query, slug):
     assert ranked(app, query)[:1] == [slug]
 
 
-@pytest.mark.parametrize(("query", "slugs"), TOP_3)
-def test_an_answer_is_in_the_top_three(app, query, slugs):
-    assert slugs & set(ranked(app, query)[:3]), ranked(app, query)[:5]
+def test_the_answer_is_in_the_top_three_for_nearly_every_question(app):
+    assert len(RELEVANCE) >= 60
+    top1 = top3 = 0
+    misses = []
+    for question, expected in RELEVANCE:
+        slugs = ranked(app, question)
+        top1 += bool(slugs) and slugs[0] in expected
+        if expected & set(slugs[:3]):
+            top3 += 1
+        else:
+            misses.append((question, slugs[:3]))
+    assert top3 >= TOP_3_SHARE * len(RELEVANCE), misses
+    assert top1 >= TOP_1_SHARE * len(RELEVANCE)
+
+
+def test_a_word_the_help_does_not_use_is_not_turned_into_another(app):
+    # No article is about refunds: "refund" is two letters from "refused", which is no reason
+    # to show the sign-in article.
+    with app.app_context():
+        result = app.extensions["search_index"].search("refund")
+    assert (result.corrected, result.hits) == (None, [])
+
+
+def test_the_sample_typo_of_the_search_help_is_corrected(app):
+    # The search help shows "statment~" as an example; that does not make it a word.
+    with app.app_context():
+        result = app.extensions["search_index"].search("statment")
+    assert result.corrected == "statement"
