@@ -33,6 +33,10 @@ def create_app(config: object | None = None) -> Flask:
     limiter.init_app(app)
     formatting.init_app(app)
 
+    from app.web import init_url_converters
+
+    init_url_converters(app)
+
     from app import accounts, billing, dashboard, demo, health, kb, search
     from app.billing import legacy_cli
 

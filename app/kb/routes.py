@@ -10,7 +10,14 @@ from app.kb.articles import CATEGORIES
 from app.kb.forms import FeedbackForm
 from app.search.forms import SearchForm
 from app.search.services import record_click
-from app.web import htmx_redirect, is_fragment_request, public, render, roles_required
+from app.web import (
+    htmx_redirect,
+    is_fragment_request,
+    positive_int,
+    public,
+    render,
+    roles_required,
+)
 
 
 def _get_article_or_404(slug: str):
@@ -62,7 +69,7 @@ def category(slug: str):
 @public
 def article(slug: str):
     article = _get_article_or_404(slug)
-    search_id = request.args.get("sq", type=int)
+    search_id = request.args.get("sq", type=positive_int)
     if search_id and search_id == session.get("last_search_id"):
         record_click(search_id, slug)
         db.session.commit()
