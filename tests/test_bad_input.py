@@ -1,5 +1,5 @@
 """Bad input gets a 4xx with a clear message, never a 500 (SPEC §14): whole numbers in URLs,
-files sent for text fields, NUL characters, and bodies that are too large."""
+files or JSON values sent for text fields, NUL characters, and bodies that are too large."""
 
 import ast
 import io
@@ -15,7 +15,13 @@ from werkzeug.test import encode_multipart
 from wtforms.validators import NumberRange, Optional
 
 from app.config import TestConfig
-from app.forms import FILE_FOR_TEXT_MESSAGE, WHOLE_NUMBER_MESSAGE, Form, IntegerField
+from app.forms import (
+    FILE_FOR_TEXT_MESSAGE,
+    NOT_TEXT_MESSAGE,
+    WHOLE_NUMBER_MESSAGE,
+    Form,
+    IntegerField,
+)
 from app.web import MAX_INT, IntConverter, parse_int, positive_int
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
@@ -161,6 +167,35 @@ def test_a_proper_multipart_form_still_works(client):
     response = client.post(f"/help/{ARTICLE}/feedback", data={"helpful": "yes", "comment": "ok"},
                            content_type="multipart/form-data")
     assert response.status_code == 303
+
+
+# --- JSON bodies ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, [[1]], [{"a": 1}]])
+def test_json_that_is_not_text_is_an_error_next_to_the_field(client, value):
+    response = client.post("/login", json={"email": value, "password": "x"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert NOT_TEXT_MESSAGE in body and 'id="email-error"' in body
+
+
+@pytest.mark.parametrize("document", [[1, 2], "text", 5, None])
+def test_a_json_body_that_is_not_an_object_sends_no_fields(client, document):
+    response = client.post(f"/help/{ARTICLE}/feedback", json=document)
+    assert response.status_code == 422
+    assert "Choose Yes or No." in response.get_data(as_text=True)
+
+
+def test_json_numbers_and_booleans_are_read_as_text(client):
+    response = client.post(f"/help/{ARTICLE}/feedback", json={"helpful": "no", "comment": 42})
+    assert response.status_code == 303
+    assert client.post("/login", json={"email": True, "password": 1.5}).status_code == 422
+
+
+def test_malformed_json_is_a_bad_request(client):
+    response = client.post("/login", data=b"{not json", content_type="application/json")
+    assert response.status_code == 400
 
 
 # --- NUL characters ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ a reason. Parameter names come from the form classes, the public URL contract an
 generic names. HOSTILE_EXAMPLES (environment) sets the examples per route (default 12)."""
 
 import io
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -69,6 +70,9 @@ hostile_text = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.text(st.characters(exclude_categories=()), max_size=12),
 )
+ENCODINGS = ["form", "multipart", "json", "json"]
+ROOT_LIST = 80  # in `odd`: a JSON body that is a list, not an object
+JSON_VALUES = [{"a": 1}, [1, [2]], None, True, 12.5, 10**30, -1, {}]
 FILE_NAMES = ["x.txt", "../../etc/passwd", "a\x00.pdf", "", "é" * 300]
 
 
@@ -170,22 +174,22 @@ class Sent:
     path_values: dict[str, str]
     query: list[tuple[str, str]]
     form: list[tuple[str, str]]
-    files: set[int]
+    odd: set[int]
 
     @property
     def values(self) -> list[str]:
         return [*self.path_values.values(), *(v for pair in self.query + self.form for v in pair)]
 
     def describe(self) -> str:
-        def pairs(items: list[tuple[str, str]], files: set[int] = frozenset()) -> str:
-            return ", ".join(f"{_short(n)}={'file ' if i in files else ''}{_short(v)}"
+        def pairs(items: list[tuple[str, str]], odd: set[int] = frozenset()) -> str:
+            return ", ".join(f"{_short(n)}={'(odd) ' if i in odd else ''}{_short(v)}"
                              for i, (n, v) in enumerate(items))
 
         parts = [self.method, f"path variables: {pairs(list(self.path_values.items()))}",
                  f"query: {pairs(self.query)}"]
         if self.body:
             parts.append(f"{self.body['content_type'].split(';')[0]} form: "
-                         f"{pairs(self.form, self.files)}")
+                         f"{pairs(self.form, self.odd)}")
         return f"{' | '.join(parts)} | headers: {self.headers}"
 
 
@@ -198,17 +202,20 @@ def _path(rule: Rule, values: dict[str, str]) -> str:
 
 
 def _build(rule: Rule, method: str, path_values: dict[str, str], query: list, form: list,
-           files: set[int], multipart: bool, htmx: bool) -> Sent:
+           odd: set[int], encoding: str, htmx: bool) -> Sent:
+    """The request: `form` is sent urlencoded, as multipart (the fields numbered in `odd` as
+    files) or as JSON (those fields as objects, lists, numbers or null; with ROOT_LIST in
+    `odd`, the body is a list, not an object)."""
     url = _path(rule, path_values)
     if query:
         url += "?" + _query(query)
     body: dict = {}
     if method != "GET" and form:
-        if multipart:
-            data = {}
+        if encoding == "multipart":
+            data: dict = {}
             for index, (name, value) in enumerate(form):
                 key = _sendable(name)
-                if index in files:
+                if index in odd:
                     data.setdefault(key, []).append(FileStorage(
                         io.BytesIO(value.encode("utf-8", "surrogatepass")[:2000]),
                         filename=_sendable(FILE_NAMES[index % len(FILE_NAMES)])))
@@ -216,11 +223,22 @@ def _build(rule: Rule, method: str, path_values: dict[str, str], query: list, fo
                     data.setdefault(key, []).append(_sendable(value))
             boundary, encoded = encode_multipart(data)
             body = {"data": encoded, "content_type": f"multipart/form-data; boundary={boundary}"}
+        elif encoding == "json":
+            data = {}
+            for index, (name, value) in enumerate(form):
+                item = JSON_VALUES[index % len(JSON_VALUES)] if index in odd else value
+                data.setdefault(_sendable(name), []).append(
+                    _sendable(item) if isinstance(item, str) else item)
+            fields = {name: values[0] if len(values) == 1 else values
+                      for name, values in data.items()}
+            document = list(fields.items()) if ROOT_LIST in odd else fields
+            body = {"data": json.dumps(document), "content_type": "application/json"}
         else:
             body = {"data": _query(form).encode("ascii"),
                     "content_type": "application/x-www-form-urlencoded"}
     headers = {"HX-Request": "true"} if htmx else {}
-    return Sent(method, url, body, headers, path_values, query, form if body else [], files)
+    return Sent(method, url, body, headers, path_values, query, form if body else [],
+                odd if encoding != "form" else set())
 
 
 class Walk:
@@ -304,8 +322,8 @@ def _hostile_requests(walk: Walk, rule: Rule, names: list[str], examples: int):
         path_values=path_values,
         query=parameters,
         form=parameters,
-        files=st.sets(st.integers(min_value=0, max_value=80), max_size=8),
-        multipart=st.booleans(),
+        odd=st.sets(st.integers(min_value=0, max_value=ROOT_LIST), max_size=8),
+        encoding=st.sampled_from(ENCODINGS),
         htmx=st.booleans(),
     )
     def hostile_requests(**drawn):
@@ -352,7 +370,7 @@ def test_no_route_answers_5xx_to_hostile_input(app, client, factory, capsys):
         for method in _methods(rule):
             for values in _combinations(rule, seed):
                 for htmx in (False, True):
-                    sent = _build(rule, method, values, [], [], set(), False, htmx)
+                    sent = _build(rule, method, values, [], [], set(), "form", htmx)
                     for role in walk.clients:
                         response = walk.send(role, rule, sent)
                         if response.status_code not in (404, 405):
@@ -366,8 +384,9 @@ def test_no_route_answers_5xx_to_hostile_input(app, client, factory, capsys):
         "reason."
     )
 
-    # 2. The sweep: each CRITICAL value in every parameter and form field (urlencoded, then as
-    # files in a multipart body), then in each path variable, as every role.
+    # 2. The sweep: each CRITICAL value in every parameter and form field (the body in turns
+    # urlencoded, multipart with every field a file, JSON, JSON with no field text), then in
+    # each path variable, as every role.
     all_names = names + ODD_NAMES
     for rule in rules:
         real = _combinations(rule, seed)[0]
@@ -376,13 +395,14 @@ def test_no_route_answers_5xx_to_hostile_input(app, client, factory, capsys):
                 pairs = [(name, CRITICAL[(i + k) % len(CRITICAL)])
                          for i, name in enumerate(all_names)]
                 form = pairs if method != "GET" else []
-                sent = _build(rule, method, real, pairs, form, set(range(len(form))) if k % 2
-                              else set(), multipart=bool(k % 2), htmx=k % 4 > 1)
+                every_field = set(range(len(form))) if k % 2 else set()
+                sent = _build(rule, method, real, pairs, form, every_field,
+                              ENCODINGS[k % len(ENCODINGS)], htmx=k // len(ENCODINGS) % 2 == 1)
                 for role in walk.clients:
                     walk.send(role, rule, sent)
             for k, value in enumerate([*CRITICAL, LONG]):
                 for name in sorted(rule.arguments):
-                    sent = _build(rule, method, {**real, name: value}, [], [], set(), False,
+                    sent = _build(rule, method, {**real, name: value}, [], [], set(), "form",
                                   htmx=k % 2 == 1)
                     for role in walk.clients:
                         walk.send(role, rule, sent)
