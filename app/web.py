@@ -132,7 +132,15 @@ class IntConverter(IntegerConverter):
 
 
 def _without_nul(value: Any) -> Any:
-    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+    """`value` with each NUL character of its text (also inside JSON lists and objects)
+    replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
 
 
 class TextParameters(ImmutableMultiDict):
@@ -152,11 +160,14 @@ class TextParameters(ImmutableMultiDict):
 
 
 class PortalRequest(Request):
-    """Parameters without NUL characters (TextParameters). A form's urlencoded body is text
-    and is held to MAX_FORM_MEMORY_SIZE, like a text part of a multipart body;
-    MAX_CONTENT_LENGTH (room for an uploaded document) bounds the rest."""
+    """Parameters and JSON bodies without NUL characters (TextParameters). A form's
+    urlencoded body is text and is held to MAX_FORM_MEMORY_SIZE, like a text part of a
+    multipart body; MAX_CONTENT_LENGTH (room for an uploaded document) bounds the rest."""
 
     parameter_storage_class = TextParameters
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        return _without_nul(super().get_json(force=force, silent=silent, cache=cache))
 
     @property
     def max_content_length(self) -> int | None:

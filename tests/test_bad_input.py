@@ -216,6 +216,18 @@ def test_nul_in_a_form_field_is_replaced_not_stored(client):
     assert feedback.status_code == 200
 
 
+def test_nul_in_a_json_body_is_replaced(client):
+    response = client.post("/login", json={"email": ["a\x00b@example.test"], "password": "x"})
+    assert response.status_code == 422
+    assert "a\ufffdb@example.test" in response.get_data(as_text=True)
+
+
+def test_nul_in_the_search_box_is_replaced(client):
+    response = client.get("/help/search", query_string={"q": "invoice\x00"})
+    assert response.status_code == 200
+    assert "invoice\ufffd" in response.get_data(as_text=True)
+
+
 # --- Too large --------------------------------------------------------------------------------
 
 

@@ -70,7 +70,7 @@ hostile_text = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.text(st.characters(exclude_categories=()), max_size=12),
 )
-ENCODINGS = ["form", "multipart", "json", "json"]
+ENCODINGS = ["form", "multipart", "json"]
 ROOT_LIST = 80  # in `odd`: a JSON body that is a list, not an object
 JSON_VALUES = [{"a": 1}, [1, [2]], None, True, 12.5, 10**30, -1, {}]
 FILE_NAMES = ["x.txt", "../../etc/passwd", "a\x00.pdf", "", "é" * 300]
@@ -262,6 +262,9 @@ class Walk:
 
     def send(self, role: str, rule: Rule, sent: Sent):
         client = self.clients[role]
+        # Sign-in throttling would answer most of the walk's requests with 429 before the view
+        # reads them; the walk is about what views do with input (throttling has its tests).
+        limiter.reset()
         response = client.open(sent.url, method=sent.method, headers=sent.headers, **sent.body)
         self.requests += 1
         where = f"{rule.endpoint} as {role}: {sent.describe()}"
@@ -384,22 +387,31 @@ def test_no_route_answers_5xx_to_hostile_input(app, client, factory, capsys):
         "reason."
     )
 
-    # 2. The sweep: each CRITICAL value in every parameter and form field (the body in turns
-    # urlencoded, multipart with every field a file, JSON, JSON with no field text), then in
-    # each path variable, as every role.
+    # 2. The sweep: each CRITICAL value in every parameter and form field (a body urlencoded,
+    # multipart and JSON), then in each path variable, as every role; and a body whose every
+    # field is a file, a JSON object or list, or whose JSON is not an object.
     all_names = names + ODD_NAMES
     for rule in rules:
         real = _combinations(rule, seed)[0]
         for method in _methods(rule):
-            for k in range(len(CRITICAL)):
-                pairs = [(name, CRITICAL[(i + k) % len(CRITICAL)])
-                         for i, name in enumerate(all_names)]
-                form = pairs if method != "GET" else []
-                every_field = set(range(len(form))) if k % 2 else set()
-                sent = _build(rule, method, real, pairs, form, every_field,
-                              ENCODINGS[k % len(ENCODINGS)], htmx=k // len(ENCODINGS) % 2 == 1)
-                for role in walk.clients:
-                    walk.send(role, rule, sent)
+            encodings = ["form"] if method == "GET" else ["form", "multipart", "json"]
+            for encoding in encodings:
+                for k in range(len(CRITICAL)):
+                    pairs = [(name, CRITICAL[(i + k) % len(CRITICAL)])
+                             for i, name in enumerate(all_names)]
+                    form = pairs if method != "GET" else []
+                    sent = _build(rule, method, real, pairs, form, set(), encoding,
+                                  htmx=k % 2 == 1)
+                    for role in walk.clients:
+                        walk.send(role, rule, sent)
+            if method != "GET":
+                form = [(name, CRITICAL[i % len(CRITICAL)]) for i, name in enumerate(all_names)]
+                every_field = set(range(len(form)))
+                for encoding, odd in [("multipart", every_field), ("json", every_field),
+                                      ("json", {ROOT_LIST})]:
+                    sent = _build(rule, method, real, [], form, odd, encoding, htmx=False)
+                    for role in walk.clients:
+                        walk.send(role, rule, sent)
             for k, value in enumerate([*CRITICAL, LONG]):
                 for name in sorted(rule.arguments):
                     sent = _build(rule, method, {**real, name: value}, [], [], set(), "form",
