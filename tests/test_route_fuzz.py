@@ -71,6 +71,15 @@ hostile_text = st.one_of(
     st.text(st.characters(exclude_categories=()), max_size=12),
 )
 ENCODINGS = ["form", "multipart", "json"]
+# Bodies that are not what their Content-Type says.
+RAW_BODIES = [
+    (b'--x\r\nContent-Disposition: form-data; name="email"\r\n\r\n\xff', "multipart/form-data"),
+    (b"\xff\xfe garbage", "multipart/form-data; boundary=x"),
+    (b'{"email": ', "application/json"),
+    (b"email=%ZZ&password&=&&%00=%00", "application/x-www-form-urlencoded"),
+    (b"email=a\xff\xfe@example.test", "application/x-www-form-urlencoded; charset=latin-1"),
+    (b"\x00" * 100, "text/plain"),
+]
 ROOT_LIST = 80  # in `odd`: a JSON body that is a list, not an object
 JSON_VALUES = [{"a": 1}, [1, [2]], None, True, 12.5, 10**30, -1, {}]
 FILE_NAMES = ["x.txt", "../../etc/passwd", "a\x00.pdf", "", "é" * 300]
@@ -389,7 +398,8 @@ def test_no_route_answers_5xx_to_hostile_input(app, client, factory, capsys):
 
     # 2. The sweep: each CRITICAL value in every parameter and form field (a body urlencoded,
     # multipart and JSON), then in each path variable, as every role; and a body whose every
-    # field is a file, a JSON object or list, or whose JSON is not an object.
+    # field is a file, a JSON object or list, whose JSON is not an object, or that is not
+    # what its Content-Type says.
     all_names = names + ODD_NAMES
     for rule in rules:
         real = _combinations(rule, seed)[0]
@@ -410,6 +420,11 @@ def test_no_route_answers_5xx_to_hostile_input(app, client, factory, capsys):
                 for encoding, odd in [("multipart", every_field), ("json", every_field),
                                       ("json", {ROOT_LIST})]:
                     sent = _build(rule, method, real, [], form, odd, encoding, htmx=False)
+                    for role in walk.clients:
+                        walk.send(role, rule, sent)
+                for data, content_type in RAW_BODIES:
+                    sent = _build(rule, method, real, [], [], set(), "form", htmx=False)
+                    sent.body = {"data": data, "content_type": content_type}
                     for role in walk.clients:
                         walk.send(role, rule, sent)
             for k, value in enumerate([*CRITICAL, LONG]):
