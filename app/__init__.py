@@ -41,6 +41,10 @@ def create_app(config: object | None = None) -> Flask:
     formatting.init_app(app)
     gateways.init_app(app)
 
+    from app.web import init_url_converters
+
+    init_url_converters(app)
+
     from app import accounts, billing, dashboard, demo, health, kb, search
     from app.billing import legacy_cli
     from app.payments.gateways import cli as payment_keys_cli

@@ -81,6 +81,14 @@ class Config:
         "PAYMENTS_ENCRYPTION_KEYS", DEVELOPMENT_PAYMENTS_ENCRYPTION_KEY
     )
 
+    # Request size (SPEC §14): a larger body gets a 413 page before it is read. The whole
+    # request may carry a 10 MB document and the form around it; a form's text (an urlencoded
+    # body, or a text part of a multipart one) is far smaller; so is the number of its parts.
+    MAX_REQUEST_MB = int(os.environ.get("MAX_REQUEST_MB", "11"))
+    MAX_CONTENT_LENGTH = MAX_REQUEST_MB * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 500_000
+    MAX_FORM_PARTS = 1_000
+
 
 class DevelopmentConfig(Config):
     """`make run` serves plain HTTP on 127.0.0.1, so the Secure cookie flag is off there."""

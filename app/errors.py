@@ -35,6 +35,8 @@ def init_errors(app: Flask) -> None:
         messages = {
             403: "You do not have access to this page. Ask an administrator of your account.",
             404: "We could not find that page. It may have moved; try searching the help.",
+            413: "What you sent is too large for this site. Nothing was saved; send a smaller "
+                 "file or less text.",
             429: "Too many attempts. Wait a minute and try again.",
         }
         return _render_error(

@@ -1,9 +1,10 @@
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from app.forms import Form
 
-class LoginForm(FlaskForm):
+
+class LoginForm(Form):
     email = EmailField(
         "E-mail address", validators=[DataRequired("Enter your e-mail address."), Length(max=254)]
     )

@@ -1,12 +1,12 @@
-from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SearchField, SelectField
+from wtforms import DateField, SearchField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
 from app.billing.invoices import SORTS, STATUS_FILTERS
+from app.forms import Form, IntegerField
 
 
-class InvoiceFilterForm(FlaskForm):
+class InvoiceFilterForm(Form):
     """The invoice list's filters, read from the query string (they change nothing)."""
 
     class Meta:
@@ -30,7 +30,7 @@ class InvoiceFilterForm(FlaskForm):
         return _validate_range(self, super().validate(extra_validators))
 
 
-class DateRangeForm(FlaskForm):
+class DateRangeForm(Form):
     """A statement's period, from the query string."""
 
     class Meta:
@@ -47,7 +47,7 @@ setattr(DateRangeForm, "from", DateField("From", validators=[Optional()]))
 DateRangeForm.to = DateField("To", validators=[Optional()])
 
 
-def _validate_range(form: FlaskForm, valid: bool) -> bool:
+def _validate_range(form: Form, valid: bool) -> bool:
     start, end = form["from"], form["to"]
     if start.data and end.data and end.data < start.data and not end.errors:
         end.errors = [*end.errors, "The end date is before the start date."]

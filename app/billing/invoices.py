@@ -13,6 +13,7 @@ from sqlalchemy import Select, case, func, or_, select
 from app.billing.models import ChargeType, Invoice, InvoiceLine, InvoiceStatus
 from app.extensions import db
 from app.money import ZERO
+from app.web import positive_int
 
 UNPAID = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
 STATUS_FILTERS = {
@@ -234,6 +235,7 @@ def all_lines(invoice: Invoice) -> list:
 
 
 def _int_or_404(text: str) -> int:
-    if not text.isdigit():
+    try:
+        return positive_int(text)
+    except ValueError:
         abort(404)
-    return int(text)

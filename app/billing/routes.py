@@ -17,7 +17,13 @@ from app.billing.invoices import (
 )
 from app.billing.statement import Statement, build_statement, default_range
 from app.extensions import db
-from app.web import current_account_id, is_fragment_request, render, send_download
+from app.web import (
+    current_account_id,
+    is_fragment_request,
+    positive_int,
+    render,
+    send_download,
+)
 
 
 def _filters(form: InvoiceFilterForm) -> InvoiceFilters:
@@ -91,7 +97,7 @@ def invoice_csv(number: str):
 
 @bp.route("/history")
 def history():
-    page = request.args.get("page", 1, type=int)
+    page = request.args.get("page", 1, type=positive_int)
     return render("billing/history.html", result=list_historical(current_account_id(), page),
                   cutover=current_app.config["CUTOVER_DATE"])
 

@@ -1,10 +1,11 @@
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
+from app.forms import Form
 
-class FeedbackForm(FlaskForm):
+
+class FeedbackForm(Form):
     helpful = RadioField(
         "Was this helpful?",
         choices=[SelectChoice("yes", "Yes"), SelectChoice("no", "No")],

@@ -14,7 +14,13 @@ from app.kb.models import ANONYMOUS_VOTER, SIGNED_IN_VOTER
 from app.kb.pages import help_page
 from app.search.forms import SearchForm
 from app.search.services import record_click
-from app.web import htmx_redirect, is_fragment_request, public, render, roles_required
+from app.web import (
+    htmx_redirect,
+    is_fragment_request,
+    public,
+    render,
+    roles_required,
+)
 
 
 def _get_article_or_404(slug: str):
@@ -111,8 +117,10 @@ def category(slug: str):
 @public
 def article(slug: str):
     article = _get_article_or_404(slug)
-    search_id = request.args.get("sq", type=int)
-    if search_id and search_id == session.get("last_search_id"):
+    # `sq` names the reader's own latest search; it is compared with the session's key as
+    # text, so nothing the reader types is parsed or reaches the database.
+    search_id = session.get("last_search_id")
+    if search_id and request.args.get("sq") == str(search_id):
         # A click from the reader's own search (the session is read, never written here).
         record_click(search_id, slug)
         db.session.commit()

@@ -1,12 +1,12 @@
-from flask_wtf import FlaskForm
-from wtforms import IntegerField, SearchField, SelectField
+from wtforms import SearchField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
+from app.forms import Form, IntegerField
 from app.kb.articles import CATEGORIES
 
 
-class SearchForm(FlaskForm):
+class SearchForm(Form):
     """The search box; read from the query string, so no CSRF token (it changes nothing)."""
 
     class Meta:
