@@ -24,7 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from app.accounts.models import utcnow
 from app.extensions import db, enum_column
@@ -103,3 +103,13 @@ def _append_only(mapper, connection, entry: LedgerEntry) -> None:
     raise LedgerImmutableError(
         f"Ledger entry {entry.id} cannot change; post an entry that reverses it."
     )
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_bulk_changes(state: ORMExecuteState) -> None:
+    """`session.execute(update(LedgerEntry)…)` skips the mapper events above; refuse it too.
+    (On PostgreSQL a trigger also refuses UPDATE and DELETE from plain SQL.)"""
+    if (state.is_update or state.is_delete) and any(
+        mapper.class_ is LedgerEntry for mapper in state.all_mappers
+    ):
+        raise LedgerImmutableError("Ledger entries cannot change; post reversing entries.")

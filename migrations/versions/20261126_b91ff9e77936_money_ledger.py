@@ -63,6 +63,18 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_ledger_entries_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_entries_payment_id'), ['payment_id'], unique=False)
 
+    if op.get_bind().dialect.name == 'postgresql':
+        # The application refuses to change ledger rows; so does the database (TRUNCATE, for
+        # wiping a test database, fires no row trigger).
+        op.execute(
+            "CREATE FUNCTION ledger_entries_append_only() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'ledger entries are append-only; post a reversing entry'; END; "
+            "$$ LANGUAGE plpgsql"
+        )
+        op.execute(
+            "CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE "
+            "ON ledger_entries FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only()"
+        )
     _carry_into_ledger()
 
     with op.batch_alter_table('payment_allocations', schema=None) as batch_op:
@@ -119,6 +131,9 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_ledger_entries_account_id'))
 
     _carry_back_allocations()
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("DROP TRIGGER ledger_entries_append_only ON ledger_entries")
+        op.execute("DROP FUNCTION ledger_entries_append_only()")
     op.drop_table('ledger_entries')
     # ### end Alembic commands ###
 
