@@ -35,7 +35,7 @@ DAY = date(2026, 3, 10)
 @pytest.fixture
 def invoices(billing):
     """Two open invoices of one account: 37.50 (March) and 37.50 (April)."""
-    account = billing.account(subscriptions=2, start=date(2026, 1, 1))
+    billing.account(subscriptions=2, start=date(2026, 1, 1))
     for period in ("2026-03", "2026-04"):
         run_billing(Period.parse(period))
     return list(db.session.scalars(select(Invoice).order_by(Invoice.issue_date)))
