@@ -67,7 +67,7 @@ def upgrade():
         # The application refuses to change ledger rows; so does the database (TRUNCATE, for
         # wiping a test database, fires no row trigger).
         op.execute(
-            "CREATE FUNCTION ledger_entries_append_only() RETURNS trigger AS $$ BEGIN "
+            "CREATE OR REPLACE FUNCTION ledger_entries_append_only() RETURNS trigger AS $$ BEGIN "
             "RAISE EXCEPTION 'ledger entries are append-only; post a reversing entry'; END; "
             "$$ LANGUAGE plpgsql"
         )
