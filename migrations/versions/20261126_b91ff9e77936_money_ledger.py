@@ -159,11 +159,13 @@ def _carry_into_ledger():
     rows = []
     payments = bind.execute(sa.text(
         "SELECT id, account_id, currency, amount, received_on, reference, method_label "
-        "FROM payments WHERE status IN ('processing', 'succeeded') ORDER BY id")).all()
+        "FROM payments WHERE status IN ('processing', 'succeeded') ORDER BY id"
+    ).columns(amount=sa.Numeric(14, 2), received_on=sa.Date)).all()
     allocations = {}
     for payment_id, invoice_id, amount, number in bind.execute(sa.text(
             "SELECT a.payment_id, a.invoice_id, a.amount, i.number FROM payment_allocations a "
-            "JOIN invoices i ON i.id = a.invoice_id ORDER BY a.id")):
+            "JOIN invoices i ON i.id = a.invoice_id ORDER BY a.id"
+    ).columns(amount=sa.Numeric(14, 2))):
         allocations.setdefault(payment_id, []).append((invoice_id, Decimal(str(amount)), number))
     for pid, account_id, currency, amount, received_on, reference, label in payments:
         common = {**BLANK, 'account_id': account_id, 'currency': currency,
@@ -181,7 +183,8 @@ def _carry_into_ledger():
                          'credit_source': 'overpayment', 'memo': f'Overpayment of {reference}'})
     for note_id, account_id, currency, amount, issue_date, number, reason in bind.execute(
             sa.text("SELECT id, account_id, currency, amount, issue_date, number, reason "
-                    "FROM credit_notes ORDER BY id")):
+                    "FROM credit_notes ORDER BY id"
+            ).columns(amount=sa.Numeric(14, 2), issue_date=sa.Date)):
         rows.append({**BLANK, 'account_id': account_id, 'currency': currency, 'kind': 'credit',
                      'amount': amount, 'effective_on': issue_date, 'created_at': now,
                      'credit_note_id': note_id, 'credit_source': 'credit_note',
