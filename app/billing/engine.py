@@ -10,6 +10,9 @@ account already billed for the period is skipped. Resumable: each account is bil
 committed in a transaction of its own, so a run that stops part-way is finished by running it
 again. Several workers may run one period at once on PostgreSQL: each locks the account it
 bills with FOR UPDATE SKIP LOCKED and passes over the accounts another worker holds.
+
+Credit: when the account's auto-apply setting is on, each invoice takes the account's available
+credit as it is issued, in the same transaction (app.credit.services.auto_apply_credit).
 """
 
 from collections.abc import Callable
