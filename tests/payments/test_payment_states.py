@@ -22,6 +22,8 @@ from app.payments.services import (
     PaymentStateError,
     create_payment,
     fail_payment,
+    invoice_allocations,
+    processing_invoice_ids,
     return_payment,
     settle_payment,
 )
@@ -219,3 +221,15 @@ def test_postgresql_refuses_changes_from_plain_sql(invoices):
     db.session.rollback()
     with pytest.raises(DBAPIError, match="append-only"):
         db.session.execute(text("DELETE FROM ledger_entries"))
+
+
+def test_what_pages_read_processing_invoices_and_standing_allocations(invoices):
+    first, second = invoices
+    ach = pay(first, status=P)
+    card = pay(second, "5.00")
+    assert processing_invoice_ids(first.account_id) == {first.id}
+    assert [(e.invoice_id, e.amount) for e in invoice_allocations(card)] == [
+        (second.id, Decimal("5.00"))]
+    return_payment(ach, "R01", on=DAY)
+    assert processing_invoice_ids(first.account_id) == set()
+    assert invoice_allocations(ach) == []
