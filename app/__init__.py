@@ -25,6 +25,7 @@ def create_app(config: object | None = None) -> Flask:
     # Every domain's tables, so that migrations and relationships see all of them.
     from app.erp import models as _erp_models  # noqa: F401
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
+    from app.ledger import models as _ledger_models  # noqa: F401
     from app.payments import gateways
     from app.payments import models as _payment_models  # noqa: F401
     from app.payments.gateways import sandbox_models as _sandbox_models  # noqa: F401
@@ -45,13 +46,14 @@ def create_app(config: object | None = None) -> Flask:
 
     init_url_converters(app)
 
-    from app import accounts, billing, dashboard, demo, health, kb, search
+    from app import accounts, billing, dashboard, demo, health, kb, reconcile, search
     from app.billing import legacy_cli
     from app.payments.gateways import cli as payment_keys_cli
 
     for module in (accounts, billing, legacy_cli, dashboard, demo, health, kb, search):
         app.register_blueprint(module.bp)
     app.register_blueprint(payment_keys_cli.bp)
+    reconcile.init_app(app)
 
     from app.errors import init_errors
     from app.web import init_web

@@ -7,9 +7,11 @@ from sqlalchemy import func, select
 from app.accounts.models import Account, User
 from app.billing.models import EndCustomer, HistoricalInvoice, Invoice, InvoiceStatus, Subscription
 from app.billing.rating import Period
+from app.credit.services import credit_balance
 from app.demo.billing_data import months_between
 from app.demo.services import DEMO_PASSWORD, seed_demo
 from app.extensions import db
+from app.reconcile import check_all
 
 
 def count(model, *where) -> int:
@@ -46,6 +48,9 @@ def test_demo_seed_matches_the_contract(app):
         Invoice.status.in_([InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID]))))
     assert len(unpaid) >= 3
     assert any(invoice.is_overdue(today) for invoice in unpaid)
+    # A credit balance (SPEC §3), and every figure agrees with the ledger.
+    assert credit_balance(northwind) > 0
+    assert check_all() == []
 
 
 def test_seed_is_idempotent_and_demo_users_sign_in(app, client):

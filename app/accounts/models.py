@@ -4,7 +4,7 @@ import enum
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -38,6 +38,8 @@ class Account(db.Model):
     tax_id: Mapped[str | None] = mapped_column(String(40))
     tax_exempt: Mapped[bool] = mapped_column(default=False)
     payment_terms_days: Mapped[int] = mapped_column(default=30)
+    # SPEC §9: apply available credit to each newly issued invoice (app.credit.services).
+    auto_apply_credit: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="account")

@@ -10,6 +10,9 @@ account already billed for the period is skipped. Resumable: each account is bil
 committed in a transaction of its own, so a run that stops part-way is finished by running it
 again. Several workers may run one period at once on PostgreSQL: each locks the account it
 bills with FOR UPDATE SKIP LOCKED and passes over the accounts another worker holds.
+
+Credit: when the account's auto-apply setting is on, each invoice takes the account's available
+credit as it is issued, in the same transaction (app.credit.services.auto_apply_credit).
 """
 
 from collections.abc import Callable
@@ -24,7 +27,6 @@ from app.accounts.models import Account
 from app.billing.cutover import configured_cutover, engine_issue_date, first_engine_period_start
 from app.billing.models import (
     ChargeModel,
-    DocumentSequence,
     EndCustomer,
     Invoice,
     InvoiceLine,
@@ -36,7 +38,9 @@ from app.billing.models import (
     TaxRate,
     UsageRecord,
 )
+from app.billing.numbering import next_document_number
 from app.billing.rating import Change, DraftLine, OneTimeFee, Period, Terms, rate_period
+from app.credit.services import auto_apply_credit
 from app.erp.services import record_event
 from app.extensions import db
 from app.money import ZERO, line_tax
@@ -60,26 +64,6 @@ class RunResult:
     def accounts_seen(self) -> int:
         return (len(self.issued) + self.already_billed + self.nothing_to_bill
                 + self.held_by_another_worker)
-
-
-def next_document_number(kind: str, year: int) -> str:
-    """The next number of the year for `kind` ("INV", "CN"): gapless, because the counter row
-    stays locked until the issuing transaction commits or rolls back."""
-    bump = (
-        update(DocumentSequence)
-        .where(DocumentSequence.kind == kind, DocumentSequence.year == year)
-        .values(last_number=DocumentSequence.last_number + 1)
-        .returning(DocumentSequence.last_number)
-    )
-    number = db.session.execute(bump).scalar()
-    if number is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(DocumentSequence(kind=kind, year=year, last_number=0))
-        except IntegrityError:
-            pass  # another transaction created the counter first
-        number = db.session.execute(bump).scalar_one()
-    return f"{kind}-{year}-{number:06d}"
 
 
 def tax_rate_for(account: Account, on: date) -> Decimal:
@@ -296,6 +280,7 @@ def bill_account(account_id: int, period: Period) -> tuple[str, Invoice | None]:
     if not lines:
         return "nothing_to_bill", None
     invoice = issue_invoice(account, period, lines)
+    auto_apply_credit(invoice)
     if fees:
         db.session.execute(
             update(OneTimeCharge)

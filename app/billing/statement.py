@@ -1,5 +1,6 @@
-"""Statement of account: every invoice, payment and credit note of a date range with a running
-balance, and the aging of what is unpaid at the range's end."""
+"""Statement of account: every invoice, payment, return and credit of a date range with a
+running balance, and the aging of what is unpaid at the range's end. Payments, returns and
+credit come from the ledger (app.ledger)."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -8,10 +9,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from app.accounts.models import Account
-from app.billing.models import CreditNote, Invoice, InvoiceStatus
+from app.billing.models import Invoice, InvoiceStatus
 from app.extensions import db
+from app.ledger.models import CreditSource, EntryKind, LedgerEntry
 from app.money import ZERO
-from app.payments.models import Payment, PaymentAllocation, PaymentStatus
 
 AGING_BUCKETS = ["Current", "1–30 days", "31–60 days", "61–90 days", "Over 90 days"]
 
@@ -19,7 +20,7 @@ AGING_BUCKETS = ["Current", "1–30 days", "31–60 days", "61–90 days", "Over
 @dataclass(frozen=True)
 class StatementRow:
     day: date
-    kind: str  # "Invoice", "Payment", "Credit note"
+    kind: str  # "Invoice", "Payment", "Return", "Credit note", "Credit", "… reversed"
     reference: str
     description: str
     debit: Decimal
@@ -49,39 +50,51 @@ def default_range(today: date) -> tuple[date, date]:
 
 
 def _sum(query) -> Decimal:
-    return Decimal(db.session.scalar(query) or 0)
+    return Decimal(str(db.session.scalar(query) or 0)).quantize(ZERO)
+
+
+# Ledger entries that change what the account owes: money received (and its returns), and
+# credit granted other than overpayments (an overpayment is already in its payment's amount).
+# Credit applied to an invoice moves nothing between the account and us, so it is not a row.
+def _owed_entries(account: Account, *where):
+    return select(LedgerEntry).where(
+        LedgerEntry.account_id == account.id,
+        (LedgerEntry.kind == EntryKind.PAYMENT)
+        | ((LedgerEntry.kind == EntryKind.CREDIT)
+           & (LedgerEntry.credit_source != CreditSource.OVERPAYMENT)),
+        *where,
+    )
+
+
+def _row_kind(entry: LedgerEntry) -> str:
+    if entry.kind == EntryKind.PAYMENT:
+        return "Return" if entry.is_reversal else "Payment"
+    label = "Credit note" if entry.credit_source == CreditSource.CREDIT_NOTE else "Credit"
+    return f"{label} reversed" if entry.is_reversal else label
 
 
 def build_statement(account: Account, date_from: date, date_to: date) -> Statement:
     """The statement of `account` from `date_from` to `date_to`, both included."""
     issued = Invoice.status != InvoiceStatus.VOID
-    settled = Payment.status == PaymentStatus.SUCCEEDED
+    before = _owed_entries(account, LedgerEntry.effective_on < date_from).subquery()
     opening = (
         _sum(select(func.sum(Invoice.total)).where(
             Invoice.account_id == account.id, issued, Invoice.issue_date < date_from))
-        - _sum(select(func.sum(Payment.amount)).where(
-            Payment.account_id == account.id, settled, Payment.received_on < date_from))
-        - _sum(select(func.sum(CreditNote.amount)).where(
-            CreditNote.account_id == account.id, CreditNote.issue_date < date_from))
+        - _sum(select(func.sum(before.c.amount)))
     )
-    entries: list[tuple[date, int, str, str, str, Decimal, Decimal]] = []
+    entries: list[tuple[date, int, int, str, str, str, Decimal, Decimal]] = []
     for invoice in db.session.scalars(select(Invoice).where(
             Invoice.account_id == account.id, issued,
             Invoice.issue_date.between(date_from, date_to))):
-        entries.append((invoice.issue_date, 0, "Invoice", invoice.number,
+        entries.append((invoice.issue_date, 0, invoice.id, "Invoice", invoice.number,
                         f"Billing period {invoice.period_start:%B %Y}", invoice.total, ZERO))
-    for payment in db.session.scalars(select(Payment).where(
-            Payment.account_id == account.id, settled,
-            Payment.received_on.between(date_from, date_to))):
-        entries.append((payment.received_on, 1, "Payment", payment.reference,
-                        payment.method_label, ZERO, payment.amount))
-    for note in db.session.scalars(select(CreditNote).where(
-            CreditNote.account_id == account.id,
-            CreditNote.issue_date.between(date_from, date_to))):
-        entries.append((note.issue_date, 2, "Credit note", note.number, note.reason, ZERO,
-                        note.amount))
+    for entry in db.session.scalars(_owed_entries(
+            account, LedgerEntry.effective_on.between(date_from, date_to))):
+        debit, credit = (-entry.amount, ZERO) if entry.is_reversal else (ZERO, entry.amount)
+        entries.append((entry.effective_on, 1, entry.id, _row_kind(entry), entry.reference,
+                        entry.memo, debit, credit))
     rows, balance = [], opening
-    for day, _, kind, reference, description, debit, credit in sorted(entries):
+    for day, _, _, kind, reference, description, debit, credit in sorted(entries):
         balance += debit - credit
         rows.append(StatementRow(day, kind, reference, description, debit, credit, balance))
     return Statement(account, date_from, date_to, opening, rows, balance,
@@ -89,25 +102,25 @@ def build_statement(account: Account, date_from: date, date_to: date) -> Stateme
 
 
 def aging(account: Account, as_of: date) -> list[tuple[str, Decimal]]:
-    """What was unpaid on `as_of`, by days past the due date."""
-    paid_by = (
-        select(PaymentAllocation.invoice_id, func.sum(PaymentAllocation.amount).label("paid"))
-        .join(Payment)
-        .where(Payment.account_id == account.id, Payment.status == PaymentStatus.SUCCEEDED,
-               Payment.received_on <= as_of)
-        .group_by(PaymentAllocation.invoice_id)
+    """What was unpaid on `as_of`, by days past the due date: each invoice's total less the
+    payments and credit the ledger had applied to it by then."""
+    settled_by = (
+        select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount).label("settled"))
+        .where(LedgerEntry.account_id == account.id,
+               LedgerEntry.kind.in_([EntryKind.ALLOCATION, EntryKind.CREDIT_APPLICATION]),
+               LedgerEntry.effective_on <= as_of)
+        .group_by(LedgerEntry.invoice_id)
         .subquery()
     )
     rows = db.session.execute(
-        select(Invoice.due_date,
-               Invoice.total - Invoice.credit_applied - func.coalesce(paid_by.c.paid, 0))
-        .outerjoin(paid_by, paid_by.c.invoice_id == Invoice.id)
+        select(Invoice.due_date, Invoice.total - func.coalesce(settled_by.c.settled, 0))
+        .outerjoin(settled_by, settled_by.c.invoice_id == Invoice.id)
         .where(Invoice.account_id == account.id, Invoice.status != InvoiceStatus.VOID,
                Invoice.issue_date <= as_of)
     )
     buckets = [ZERO] * len(AGING_BUCKETS)
     for due_date, outstanding in rows:
-        outstanding = Decimal(outstanding)
+        outstanding = Decimal(str(outstanding)).quantize(ZERO)
         if outstanding <= 0:
             continue
         late = (as_of - due_date).days

@@ -1,6 +1,7 @@
 """Billing history of the demo: a catalog, end customers and subscriptions, then the billing
 engine run month by month from the cutover to the current month, and payments of all but the
-latest invoices. Deterministic (a seeded random generator)."""
+latest invoices, through the payment and credit services. Deterministic (a seeded random
+generator)."""
 
 import random
 from collections.abc import Callable
@@ -25,8 +26,9 @@ from app.billing.models import (
     UsageRecord,
 )
 from app.billing.rating import Period
+from app.credit.services import issue_credit_note
 from app.extensions import db
-from app.payments.services import record_payment
+from app.payments.services import create_payment
 
 PS, USAGE = ChargeModel.PER_SEAT, ChargeModel.USAGE
 CATALOG = [
@@ -205,7 +207,7 @@ def pay_history(rng: random.Random, account: Account, *, leave_open: int,
     ))
     to_pay = invoices[:-leave_open] if leave_open else invoices
     for invoice in to_pay:
-        record_payment(
+        create_payment(
             account_id=account.id, currency=account.currency,
             allocations=[(invoice, invoice.balance_due)],
             method_label=rng.choice(method_labels),
@@ -213,9 +215,17 @@ def pay_history(rng: random.Random, account: Account, *, leave_open: int,
         )
     if leave_open and len(invoices) >= leave_open:
         oldest_open = invoices[-leave_open]
-        record_payment(
+        create_payment(
             account_id=account.id, currency=account.currency,
             allocations=[(oldest_open, (oldest_open.balance_due / 2).quantize(Decimal("0.01")))],
             method_label=method_labels[0],
             received_on=oldest_open.due_date - timedelta(days=2),
         )
+
+
+def grant_demo_credit(account: Account, today: date) -> None:
+    """A credit note issued after the latest invoice, so the account has a credit balance to
+    apply (SPEC §3); auto-apply uses it on the next invoice issued."""
+    amount = Decimal("125.00") * (CAD_RATE if account.currency == "CAD" else 1)
+    issue_credit_note(account, amount.quantize(Decimal("0.01")),
+                      "Service credit for a Microsoft 365 outage", issue_date=today)

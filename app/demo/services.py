@@ -97,6 +97,7 @@ def _seed_billing(account: Account, plan: dict, today: date) -> None:
     billing_data.bill_history([account.id], billing_data.months_between(cutover, today))
     billing_data.pay_history(rng, account, leave_open=plan["leave_open"],
                              method_labels=["Visa •••• 4242", "ACH •••• 6789"])
+    billing_data.grant_demo_credit(account, today)
     db.session.commit()
 
 

@@ -1,12 +1,13 @@
-"""Payments and how each is allocated to invoices. Every money movement is its own row; an
-invoice's paid amount is the sum of its allocations."""
+"""Payments: one row per payment attempt with its state. The money it moved — what was
+received, what paid which invoice, what became credit, what came back — is in the ledger
+(app.ledger), one row per movement."""
 
 import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.accounts.models import utcnow
 from app.extensions import db, enum_column
@@ -32,20 +33,9 @@ class Payment(db.Model):
     status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus))
     received_on: Mapped[date] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    allocations: Mapped[list["PaymentAllocation"]] = relationship(back_populates="payment")
-
-
-class PaymentAllocation(db.Model):
-    __tablename__ = "payment_allocations"
-    __table_args__ = (
-        UniqueConstraint("payment_id", "invoice_id", name="uq_payment_allocations_pair"),
-        CheckConstraint("amount > 0", name="amount_positive"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
-    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
-
-    payment: Mapped[Payment] = relationship(back_populates="allocations")
+    # The gateway's charge reference, and why a charge failed or came back.
+    gateway_reference: Mapped[str | None] = mapped_column(String(60))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    return_code: Mapped[str | None] = mapped_column(String(4))  # "R01"
+    settled_on: Mapped[date | None]
+    returned_on: Mapped[date | None]

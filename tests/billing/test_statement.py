@@ -6,7 +6,7 @@ from app.billing.models import Invoice
 from app.billing.rating import Period
 from app.billing.statement import build_statement
 from app.extensions import db
-from app.payments.services import record_payment
+from app.payments.services import create_payment
 
 
 def test_running_balance_and_aging(billing):
@@ -14,10 +14,10 @@ def test_running_balance_and_aging(billing):
     for period in ("2026-01", "2026-02", "2026-03", "2026-04"):
         run_billing(Period.parse(period))
     invoices = db.session.query(Invoice).order_by(Invoice.issue_date).all()
-    record_payment(account_id=account.id, currency="USD",
+    create_payment(account_id=account.id, currency="USD",
                    allocations=[(invoices[0], Decimal("12.50"))], method_label="Visa",
                    received_on=date(2026, 1, 20))
-    record_payment(account_id=account.id, currency="USD",
+    create_payment(account_id=account.id, currency="USD",
                    allocations=[(invoices[1], Decimal("5.00"))], method_label="Visa",
                    received_on=date(2026, 2, 20))
     db.session.commit()
