@@ -128,12 +128,12 @@ def _add_years(day: date, years: int) -> date:
 
 
 def _term_containing(terms: Terms, day: date) -> tuple[date, date]:
-    """The annual term (first and last day) that contains `day`."""
+    """The annual term (first and last day) that contains `day`. Both ends count from the
+    start date, so a term begun on 29 February runs to the day before the 29th in leap years."""
     years = day.year - terms.start_date.year
-    start = _add_years(terms.start_date, years)
-    if start > day:
-        start = _add_years(terms.start_date, years - 1)
-    return start, _add_years(start, 1) - ONE_DAY
+    if _add_years(terms.start_date, years) > day:
+        years -= 1
+    return _add_years(terms.start_date, years), _add_years(terms.start_date, years + 1) - ONE_DAY
 
 
 def _fmt(day: date) -> str:
@@ -178,7 +178,7 @@ def recurring_lines(terms: Terms, period: Period) -> list[DraftLine]:
         if period.previous_start < term_start <= period.start and terms.active_on(term_start):
             quantity, price = terms.on(term_start)
             if quantity:
-                term_end = _add_years(term_start, 1) - ONE_DAY
+                term_end = _add_years(terms.start_date, years + 1) - ONE_DAY
                 lines.append(_line(terms, ChargeType.RECURRING,
                                    f"{quantity} × {terms.name}, annual term",
                                    quantity, price, quantity * price, term_start, term_end))
@@ -231,7 +231,7 @@ def proration_lines(terms: Terms, period: Period) -> list[DraftLine]:
             f"{change.unit_price.normalize():f}, {days} of {span_days} days",
             change.quantity - old_quantity, change.unit_price,
             delta * days / span_days, day, end))
-    if terms.end_date is not None and first <= terms.end_date < last:
+    if terms.end_date is not None and first <= terms.end_date <= last:
         ended = terms.end_date
         quantity, price = terms.on(ended)
         end, span_days = _span(terms, ended, period)
