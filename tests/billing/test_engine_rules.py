@@ -1,0 +1,258 @@
+"""The billing run's money rules on the database, as tables of hand-worked cases: which tax
+rate, which usage, which fees, which changes, and what status an invoice is issued in."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.billing import services
+from app.billing.engine import run_billing, tax_rate_for
+from app.billing.models import (
+    BillingCycle,
+    ChargeModel,
+    ChargeType,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    OneTimeCharge,
+)
+from app.billing.rating import Period
+from app.extensions import db
+from tests.billing.factories import BillingFactory
+
+MARCH = Period.parse("2026-03")
+
+
+@pytest.fixture
+def billing(factory):
+    return BillingFactory(factory)
+
+
+def invoice_of(account) -> Invoice:
+    db.session.expire_all()
+    return db.session.scalars(select(Invoice).where(Invoice.account_id == account.id)).one()
+
+
+def lines_of(invoice: Invoice) -> list[tuple]:
+    return [tuple(row) for row in db.session.execute(
+        select(InvoiceLine.charge_type, InvoiceLine.amount, InvoiceLine.tax_rate,
+               InvoiceLine.tax)
+        .where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position))]
+
+
+def rate(country, region, value, valid_from):
+    services.set_tax_rate(country=country, region=region, name="Sales tax",
+                          rate=Decimal(value), valid_from=valid_from)
+
+
+@pytest.fixture
+def rates(app):
+    """WA: 10.1 % from 2000, 10.5 % from March 1, 2026, 11 % from December 1, 2026.
+    Decoys: OR (another region), CA-WA (another country)."""
+    rate("US", "WA", "0.101", date(2000, 1, 1))
+    rate("US", "WA", "0.105", date(2026, 3, 1))
+    rate("US", "WA", "0.11", date(2026, 12, 1))
+    rate("US", "OR", "0.2", date(2026, 1, 1))
+    rate("CA", "WA", "0.3", date(2026, 1, 1))
+    db.session.commit()
+
+
+@pytest.mark.parametrize(("country", "region", "on", "expected"), [
+    ("US", "WA", date(2026, 2, 28), "0.101"),
+    ("US", "WA", date(2026, 3, 1), "0.105"),   # in force from its first day
+    ("US", "WA", date(2026, 11, 30), "0.105"),  # the newest in force, not the oldest
+    ("US", "WA", date(2027, 1, 1), "0.11"),
+    ("US", "OR", date(2026, 3, 1), "0.2"),
+    ("US", "OR", date(2025, 12, 31), "0"),     # none yet in that region
+    ("US", "TX", date(2026, 3, 1), "0"),       # no rate for the region at all
+    ("CA", "WA", date(2026, 3, 1), "0.3"),
+])
+def test_tax_rate_is_the_newest_of_the_accounts_own_jurisdiction(rates, factory, country,
+                                                                 region, on, expected):
+    account = factory.account(country=country, region=region)
+    assert tax_rate_for(account, on) == Decimal(expected)
+
+
+@pytest.mark.parametrize(("period", "tax", "taxes"), [
+    # 12.50, 25.00 and 37.50 a month. At 10.1 %: 1.2625 → 1.26, 2.525 → 2.53, 3.7875 → 3.79.
+    ("2026-02", "7.58", ["1.26", "2.53", "3.79"]),
+    # At 10.5 % (from March 1, the issue date): 1.3125 → 1.31, 2.625 → 2.63, 3.9375 → 3.94.
+    ("2026-03", "7.88", ["1.31", "2.63", "3.94"]),
+])
+def test_invoice_tax_is_the_sum_of_line_taxes_at_the_issue_dates_rate(rates, billing, period,
+                                                                      tax, taxes):
+    account = billing.account(subscriptions=3, start=date(2026, 1, 1))
+    billing.account(subscriptions=1, region="OR")  # another region's account, billed too
+    run_billing(Period.parse(period))
+    invoice = invoice_of(account)
+    assert (invoice.subtotal, invoice.tax_total, invoice.total) == (
+        Decimal("75.00"), Decimal(tax), Decimal("75.00") + Decimal(tax))
+    assert [line[3] for line in lines_of(invoice)] == [Decimal(t) for t in taxes]
+    assert {line[2] for line in lines_of(invoice)} == {Decimal("0.101") if period == "2026-02"
+                                                       else Decimal("0.105")}
+
+
+def test_each_account_is_billed_its_own_subscriptions(billing):
+    first = billing.account(subscriptions=1)   # 12.50
+    second = billing.account(subscriptions=2)  # 12.50 + 25.00
+    run_billing(MARCH)
+    assert invoice_of(first).subtotal == Decimal("12.50")
+    assert invoice_of(second).subtotal == Decimal("37.50")
+
+
+@pytest.fixture
+def seats(billing):
+    """An account with one end customer; `seats(**subscription)` adds a monthly subscription
+    of 12.50 a seat."""
+    account = billing.account(subscriptions=0)
+    customer = services.create_end_customer(account.id, "Adatum")
+
+    def add(quantity=2, start=date(2026, 1, 1), cycle=BillingCycle.MONTHLY,
+            model=ChargeModel.PER_SEAT, price="12.50"):
+        product = billing.product(sku="USAGE" if model == ChargeModel.USAGE else "M365-BS",
+                                  model=model)
+        return services.create_subscription(customer=customer, product=product,
+                                            quantity=quantity, unit_price=Decimal(price),
+                                            start_date=start, cycle=cycle)
+
+    add.account = account
+    add.customer = customer
+    return add
+
+
+@pytest.mark.parametrize(("setup", "expected"), [
+    # A change on March 1 is March's advance charge: 5 × 12.50.
+    (lambda s: services.change_subscription(s, effective_date=date(2026, 3, 1), quantity=5),
+     [(ChargeType.RECURRING, "62.50")]),
+    # A change on March 2 is April's: March bills the 2 seats of March 1.
+    (lambda s: services.change_subscription(s, effective_date=date(2026, 3, 2), quantity=5),
+     [(ChargeType.RECURRING, "25.00")]),
+    # A change on February 15: 3 more seats × 12.50 × 14 of 28 days = 18.75, in arrears.
+    (lambda s: services.change_subscription(s, effective_date=date(2026, 2, 15), quantity=5),
+     [(ChargeType.RECURRING, "62.50"), (ChargeType.PRORATION, "18.75")]),
+    # Ended February 1: not billed for March; credit 27 of 28 days, −2 × 12.50 × 27 ÷ 28 =
+    # −24.107… → −24.11.
+    (lambda s: services.cancel_subscription(s, last_day=date(2026, 2, 1)),
+     [(ChargeType.PRORATION, "-24.11")]),
+])
+def test_changes_and_ends_around_the_period(seats, setup, expected):
+    subscription = seats(quantity=2)
+    setup(subscription)
+    db.session.commit()
+    run_billing(MARCH)
+    assert [(t, a) for t, a, _, _ in lines_of(invoice_of(seats.account))] == [
+        (t, Decimal(a)) for t, a in expected]
+
+
+@pytest.mark.parametrize(("start", "expected"), [
+    (date(2026, 3, 1), "25.00"),  # starts on the period's first day: billed in advance
+    (date(2026, 2, 15), "25.00"),  # plus 14 of 28 days in arrears: 2 × 12.50 × ½ = 12.50
+    (date(2026, 3, 2), None),     # starts after it: nothing yet
+])
+def test_subscriptions_starting_around_the_period(seats, start, expected):
+    seats(quantity=2, start=start)
+    db.session.commit()
+    result = run_billing(MARCH)
+    if expected is None:
+        assert result.issued == [] and result.nothing_to_bill == 1
+        return
+    recurring = [a for t, a, _, _ in lines_of(invoice_of(seats.account))
+                 if t == ChargeType.RECURRING]
+    assert recurring == [Decimal(expected)]
+
+
+def test_usage_of_the_previous_month_only(seats, billing):
+    """Usage dated February 1 to 28 is on the March invoice; January 31 and March 1 are not."""
+    meter = seats(quantity=0, model=ChargeModel.USAGE, price="0.10")
+    for day, quantity in ((date(2026, 1, 31), "1000"), (date(2026, 2, 1), "30"),
+                          (date(2026, 2, 28), "12.5"), (date(2026, 3, 1), "7000")):
+        services.record_usage(meter, day, Decimal(quantity))
+    other = billing.account(subscriptions=0)
+    other_customer = services.create_end_customer(other.id, "Other tenant")
+    theirs = services.create_subscription(
+        customer=other_customer, product=billing.product(sku="USAGE", model=ChargeModel.USAGE),
+        quantity=0, unit_price=Decimal("0.10"), start_date=date(2026, 1, 1))
+    services.record_usage(theirs, date(2026, 2, 10), Decimal("900"))
+    db.session.commit()
+    run_billing(MARCH)
+    # (30 + 12.5) × 0.10 = 4.25
+    assert [(t, a) for t, a, _, _ in lines_of(invoice_of(seats.account))] == [
+        (ChargeType.USAGE, Decimal("4.25"))]
+    assert [(t, a) for t, a, _, _ in lines_of(invoice_of(other))] == [
+        (ChargeType.USAGE, Decimal("90.00"))]
+
+
+def fee(account, amount, day, customer=None):
+    return services.add_one_time_charge(account_id=account.id, description=f"Fee {amount}",
+                                        amount=Decimal(amount), charge_date=day,
+                                        customer=customer)
+
+
+def test_one_time_fees_are_billed_once_to_their_own_account(billing, seats):
+    seats(quantity=1)
+    mine = seats.account
+    other = billing.account(subscriptions=1)
+    on_last_day = fee(mine, "40.00", date(2026, 2, 28), seats.customer)
+    early = fee(mine, "15.00", date(2025, 12, 1))
+    next_month = fee(mine, "99.00", date(2026, 3, 1))
+    theirs = fee(other, "500.00", date(2026, 2, 10))
+    db.session.commit()
+
+    run_billing(MARCH)
+    march = invoice_of(mine)
+    assert march.subtotal == Decimal("12.50") + Decimal("40.00") + Decimal("15.00")
+    assert sorted(a for t, a, _, _ in lines_of(march) if t == ChargeType.ONE_TIME) == [
+        Decimal("15.00"), Decimal("40.00")]
+    db.session.expire_all()
+    invoiced = {c.id: c.invoice_id for c in db.session.scalars(select(OneTimeCharge))}
+    assert invoiced[on_last_day.id] == invoiced[early.id] == march.id
+    assert invoiced[next_month.id] is None
+    assert invoiced[theirs.id] == invoice_of(other).id != march.id
+
+    run_billing(Period.parse("2026-04"))
+    april = db.session.scalars(select(Invoice).where(
+        Invoice.account_id == mine.id, Invoice.period_start == date(2026, 4, 1))).one()
+    assert sorted(a for t, a, _, _ in lines_of(april) if t == ChargeType.ONE_TIME) == [
+        Decimal("99.00")]
+
+
+@pytest.mark.parametrize(("amounts", "status"), [
+    (["50.00"], InvoiceStatus.OPEN),
+    (["0.01"], InvoiceStatus.OPEN),
+    (["50.00", "-50.00"], InvoiceStatus.PAID),  # nothing to pay: issued settled
+    (["-20.00"], InvoiceStatus.PAID),           # a credit balance: nothing to pay either
+])
+def test_an_invoice_with_nothing_to_pay_is_issued_paid(billing, amounts, status):
+    account = billing.account(subscriptions=0)
+    for amount in amounts:
+        fee(account, amount, date(2026, 2, 10))
+    db.session.commit()
+    run_billing(MARCH)
+    invoice = invoice_of(account)
+    assert invoice.status == status
+    assert invoice.total == sum((Decimal(a) for a in amounts), Decimal(0))
+
+
+@pytest.mark.parametrize(("terms", "due"), [(30, date(2026, 3, 31)), (45, date(2026, 4, 15)),
+                                            (0, date(2026, 3, 1))])
+def test_due_date_is_the_issue_date_plus_payment_terms(billing, terms, due):
+    account = billing.account(subscriptions=1, payment_terms_days=terms, tax_id="91-1234567")
+    run_billing(MARCH)
+    invoice = invoice_of(account)
+    assert (invoice.issue_date, invoice.due_date) == (date(2026, 3, 1), due)
+    assert (invoice.period_start, invoice.period_end) == (date(2026, 3, 1), date(2026, 3, 31))
+    assert (invoice.bill_to_tax_id, invoice.currency, invoice.line_count) == (
+        "91-1234567", "USD", 1)
+    assert (invoice.amount_paid, invoice.credit_applied) == (0, 0)
+    assert invoice.billing_key == f"{account.id}:2026-03"
+
+
+def test_annual_term_on_the_run(seats):
+    # 3 seats × 120.00 a year from February 10: charged whole on March 1.
+    seats(quantity=3, start=date(2026, 2, 10), cycle=BillingCycle.ANNUAL, price="120.00")
+    db.session.commit()
+    run_billing(MARCH)
+    assert [(t, a) for t, a, _, _ in lines_of(invoice_of(seats.account))] == [
+        (ChargeType.RECURRING, Decimal("360.00"))]
