@@ -167,7 +167,7 @@ def test_line_tax_table(amount, rate, expected):
 def test_to_decimal_refuses_floats():
     assert to_decimal("12.50") == Decimal("12.50")
     assert to_decimal(3) == Decimal(3)
-    with pytest.raises(TypeError, match="never a float"):
+    with pytest.raises(TypeError, match="^money is never a float; pass a string$"):
         to_decimal(12.5)
 
 
