@@ -2,6 +2,7 @@
 
 import pytest
 
+from app import web
 from app.accounts.models import Role
 
 PUBLIC_PATHS = ["/help", "/help/getting-started", "/help/category/payments", "/help/search?q=ach",
@@ -170,3 +171,58 @@ def test_sign_in_redirect_keeps_the_page_asked_for(client):
 def test_staff_have_no_reseller_account_pages(client, factory, login):
     login(factory.user(Role.STAFF))
     assert client.get("/billing/invoices").status_code == 403
+
+
+# --- the web helpers on their own -------------------------------------------------------------
+
+@pytest.mark.parametrize(("headers", "fragment"), [
+    ({}, False),
+    ({"HX-Request": "true"}, True),
+    ({"HX-Request": "true", "HX-History-Restore-Request": "true"}, False),  # a whole page
+])
+def test_is_fragment_request(app, headers, fragment):
+    with app.test_request_context("/help", headers=headers):
+        assert web.is_fragment_request() is fragment
+
+
+@pytest.mark.parametrize(("headers", "status", "header", "location"), [
+    ({}, 303, "Location", "/help/x#feedback"),
+    ({"HX-Request": "true"}, 204, "HX-Redirect", "/help/x#feedback"),
+])
+def test_htmx_redirect(app, headers, status, header, location):
+    with app.test_request_context("/help", headers=headers):
+        response = web.htmx_redirect("/help/x#feedback")
+    assert (response.status_code, response.headers[header]) == (status, location)
+
+
+def test_send_download(app):
+    with app.test_request_context("/"):
+        response = web.send_download("a,b\n", filename="INV-2026-000001.csv",
+                                     mimetype="text/csv")
+    assert response.mimetype == "text/csv" and response.get_data(as_text=True) == "a,b\n"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="INV-2026-000001.csv"'
+
+
+def test_roles_required_refuses_the_anonymous_and_other_roles(app, factory):
+    from flask_login import login_user
+    from werkzeug.exceptions import Forbidden
+
+    view = web.roles_required(Role.STAFF, Role.ADMIN)(lambda: "ok")
+    with app.test_request_context("/"), pytest.raises(Forbidden):
+        view()
+    for role, allowed in ((Role.STAFF, True), (Role.ADMIN, True), (Role.VIEWER, False)):
+        user = factory.user(role)
+        with app.test_request_context("/"):
+            login_user(user)
+            if allowed:
+                assert view() == "ok"
+            else:
+                with pytest.raises(Forbidden):
+                    view()
+
+
+@pytest.mark.parametrize(("role", "status"), [(Role.STAFF, 200), (Role.ADMIN, 403),
+                                              (Role.VIEWER, 403)])
+def test_insights_are_for_staff_only(client, factory, login, role, status):
+    login(factory.user(role))
+    assert client.get("/help/insights").status_code == status

@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from app.billing import services
-from app.billing.engine import run_billing, tax_rate_for
+from app.billing.engine import (
+    BillingError,
+    check_period,
+    next_document_number,
+    run_billing,
+    tax_rate_for,
+)
 from app.billing.models import (
     BillingCycle,
     ChargeModel,
@@ -19,6 +25,7 @@ from app.billing.models import (
     OneTimeCharge,
 )
 from app.billing.rating import Period
+from app.erp.models import OutboxEvent
 from app.extensions import db
 from tests.billing.factories import BillingFactory
 
@@ -256,3 +263,72 @@ def test_annual_term_on_the_run(seats):
     run_billing(MARCH)
     assert [(t, a) for t, a, _, _ in lines_of(invoice_of(seats.account))] == [
         (ChargeType.RECURRING, Decimal("360.00"))]
+
+
+def test_the_stored_invoice_lines_and_the_outbox_event(billing, seats):
+    """Everything the run stores for one invoice, written out."""
+    billing.tax()  # WA 10.1 %
+    subscription = seats(quantity=3)
+    services.add_one_time_charge(account_id=seats.account.id, description="Migration",
+                                 amount=Decimal("25.00"), charge_date=date(2026, 2, 3))
+    db.session.commit()
+    run_billing(MARCH)
+    invoice = invoice_of(seats.account)
+    rows = [tuple(row) for row in db.session.execute(
+        select(InvoiceLine.position, InvoiceLine.end_customer_id, InvoiceLine.end_customer_name,
+               InvoiceLine.subscription_id, InvoiceLine.subscription_name, InvoiceLine.sku,
+               InvoiceLine.charge_type, InvoiceLine.description, InvoiceLine.quantity,
+               InvoiceLine.unit_price, InvoiceLine.amount, InvoiceLine.tax_rate, InvoiceLine.tax,
+               InvoiceLine.service_start, InvoiceLine.service_end)
+        .where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position))]
+    assert rows == [
+        # "Account charges" (no end customer) sorts before "Adatum".
+        (1, None, "Account charges", None, "One-time services", None, ChargeType.ONE_TIME,
+         "Migration", Decimal("1"), Decimal("25.00"), Decimal("25.00"), Decimal("0.101"),
+         Decimal("2.53"), date(2026, 2, 3), date(2026, 2, 3)),  # 2.525 → 2.53
+        (2, seats.customer.id, "Adatum", subscription.id, "Product M365-BS", "M365-BS",
+         ChargeType.RECURRING, "3 × Product M365-BS, monthly", Decimal("3"), Decimal("12.50"),
+         Decimal("37.50"), Decimal("0.101"), Decimal("3.79"), date(2026, 3, 1),
+         date(2026, 3, 31)),  # 3.7875 → 3.79
+    ]
+    assert (invoice.subtotal, invoice.tax_total, invoice.total, invoice.line_count) == (
+        Decimal("62.50"), Decimal("6.32"), Decimal("68.82"), 2)
+    [event] = db.session.scalars(select(OutboxEvent)).all()
+    assert (event.event_type, event.account_id) == ("invoice.issued", seats.account.id)
+    assert event.payload == {
+        "invoice_number": "INV-2026-000001", "account_number": seats.account.number,
+        "period": "2026-03", "issue_date": "2026-03-01", "due_date": "2026-03-31",
+        "currency": "USD", "subtotal": "62.50", "tax": "6.32", "total": "68.82", "lines": 2,
+    }
+
+
+def test_run_result_counts_every_account_once(billing):
+    billed = billing.account(subscriptions=1)
+    empty = billing.account(subscriptions=0)
+    seen = []
+    first = run_billing(MARCH, progress=seen.append)
+    assert (len(first.issued), first.already_billed, first.nothing_to_bill,
+            first.held_by_another_worker, first.accounts_seen) == (1, 0, 1, 0, 2)
+    assert first.issued == ["INV-2026-000001"] and seen == [1, 1]
+    again = run_billing(MARCH)
+    assert (again.issued, again.already_billed, again.nothing_to_bill) == ([], 1, 1)
+    chosen = run_billing(MARCH, account_ids=[billed.id, empty.id])
+    assert (chosen.already_billed, chosen.nothing_to_bill, chosen.accounts_seen) == (1, 1, 2)
+    assert chosen.period == "2026-03"
+
+
+@pytest.mark.parametrize(("period", "message"), [
+    ("2018-03", "^2018-03 is before the cutover \\(2018-04-02\\): those invoices are "
+                "historical; import them with `flask legacy import`\\.$"),
+    ("2026-12", "^2026-12 has not started yet\\.$"),
+])
+def test_periods_the_run_refuses(period, message):
+    with pytest.raises(BillingError, match=message):
+        check_period(Period.parse(period), date(2018, 4, 2), date(2026, 11, 25))
+
+
+def test_credit_note_numbers_have_their_own_sequence(app):
+    assert next_document_number("CN", 2026) == "CN-2026-000001"
+    assert next_document_number("INV", 2026) == "INV-2026-000001"
+    assert next_document_number("CN", 2026) == "CN-2026-000002"
+    assert next_document_number("CN", 2027) == "CN-2027-000001"
