@@ -133,13 +133,13 @@ def test_statement_shows_only_its_own_account(ledgers):
     """A reseller's statement never carries another tenant's documents, before or in the
     range, nor in the aging."""
     mine, theirs = ledgers
-    for ledger, total in ((mine, "100.00"), (theirs, "900.00")):
-        before = ledger.invoice(date(2026, 1, 1), total)
-        ledger.payment(date(2026, 1, 20), "10.00", before)
-        ledger.credit_note(date(2026, 1, 25), "5.00")
-        during = ledger.invoice(date(2026, 4, 1), total)
-        ledger.payment(date(2026, 4, 10), "20.00", during)
-        ledger.credit_note(date(2026, 4, 12), "7.00")
+    for ledger, scale in ((mine, 1), (theirs, 9)):  # the other tenant's figures × 9
+        before = ledger.invoice(date(2026, 1, 1), f"{100 * scale}.00")
+        ledger.payment(date(2026, 1, 20), f"{10 * scale}.00", before)
+        ledger.credit_note(date(2026, 1, 25), f"{5 * scale}.00")
+        during = ledger.invoice(date(2026, 4, 1), f"{100 * scale}.00")
+        ledger.payment(date(2026, 4, 10), f"{20 * scale}.00", during)
+        ledger.credit_note(date(2026, 4, 12), f"{7 * scale}.00")
     db.session.commit()
 
     statement = build_statement(mine.account, date(2026, 3, 1), AS_OF)
