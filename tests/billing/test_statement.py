@@ -254,3 +254,11 @@ def test_same_day_documents_read_invoice_payment_credit_note(ledgers):
 ])
 def test_default_range_is_the_last_twelve_months(today, start):
     assert default_range(today) == (start, today)
+
+
+def test_aging_adds_up_invoices_of_a_bucket_down_to_the_cent(ledgers):
+    mine, _ = ledgers
+    mine.invoice(date(2026, 6, 1), "100.00", due=date(2026, 6, 20), credit="99.50")  # 0.50
+    mine.invoice(date(2026, 6, 2), "20.00", due=date(2026, 6, 25))
+    mine.invoice(date(2026, 6, 3), "0.01", due=date(2026, 6, 29))
+    assert aging_of(mine.account) == only("1–30 days", "20.51")
