@@ -438,3 +438,53 @@ def test_usage_is_priced_on_the_last_day_of_its_month(changes, expected):
     [line] = rate_period([terms], NOV, {1: Decimal("1000")}, [])
     assert (line.amount, line.service_start, line.service_end) == (expected, OCT1, OCT31)
     assert rate_period([terms], NOV, {1: Decimal("0")}, []) == []
+
+
+@pytest.mark.parametrize(("terms", "usage", "expected"), [
+    (seat(), None, [("10 × Microsoft 365 E3, monthly", Decimal("10"), Decimal("36.00"))]),
+    (seat(start_date=date(2026, 10, 22), quantity=3, unit_price=Decimal("12.50")), None,
+     [("3 × Microsoft 365 E3, monthly", Decimal("3"), Decimal("12.50")),
+      ("Started Oct 22, 2026: 3 × 10 of 31 days", Decimal("3"), Decimal("12.50"))]),
+    (seat(changes=(Change(date(2026, 10, 16), 12, Decimal("36.00")),)), None,
+     [("12 × Microsoft 365 E3, monthly", Decimal("12"), Decimal("36.00")),
+      ("Changed Oct 16, 2026: 10 → 12 at 36, 16 of 31 days", Decimal("2"), Decimal("36.00"))]),
+    (seat(changes=(Change(date(2026, 10, 5), 8, Decimal("40.50")),)), None,
+     [("8 × Microsoft 365 E3, monthly", Decimal("8"), Decimal("40.50")),
+      ("Changed Oct 5, 2026: 10 → 8 at 40.5, 27 of 31 days", Decimal("-2"), Decimal("40.50"))]),
+    (seat(end_date=date(2026, 10, 20)), None,
+     [("Ended Oct 20, 2026: credit for 11 of 31 days", Decimal("-10"), Decimal("36.00"))]),
+    (annual(start_date=date(2025, 11, 1)), None,
+     [("2 × Microsoft 365 E3, annual term", Decimal("2"), Decimal("300.00"))]),
+    (seat(charge_model=ChargeModel.USAGE, quantity=0, unit_price=Decimal("0.0875")),
+     Decimal("1234.5678"),
+     [("Usage Oct 1, 2026 – Oct 31, 2026", Decimal("1234.5678"), Decimal("0.0875"))]),
+])
+def test_line_descriptions_quantities_and_prices(terms, usage, expected):
+    lines = rate_period([terms], NOV, {terms.id: usage} if usage else {}, [])
+    assert [(line.description, line.quantity, line.unit_price) for line in lines] == expected
+    assert {(line.end_customer_id, line.end_customer_name, line.subscription_id,
+             line.subscription_name, line.sku) for line in lines} == {
+        (1, "Adatum", 1, "Microsoft 365 E3", "M365-E3")}
+
+
+def test_one_time_fee_line():
+    fee = OneTimeFee(7, 3, "Contoso", 9, "Backup", "Migration", Decimal("250.00"),
+                     date(2026, 10, 3))
+    [line] = rate_period([], NOV, {}, [fee])
+    assert (line.end_customer_id, line.end_customer_name, line.subscription_id,
+            line.subscription_name, line.sku, line.charge_type, line.description,
+            line.quantity, line.unit_price, line.amount, line.service_start,
+            line.service_end) == (
+        3, "Contoso", 9, "Backup", None, ChargeType.ONE_TIME, "Migration", Decimal("1"),
+        Decimal("250.00"), Decimal("250.00"), date(2026, 10, 3), date(2026, 10, 3))
+
+
+@pytest.mark.parametrize(("names", "order"), [
+    # By end customer (case-insensitive), then subscription name, then subscription id.
+    ([(1, "beta", "X"), (2, "Alpha", "Y")], [2, 1]),
+    ([(1, "Alpha", "y"), (2, "Alpha", "X")], [2, 1]),
+    ([(2, "Alpha", "X"), (1, "Alpha", "X")], [1, 2]),
+])
+def test_lines_are_ordered(names, order):
+    subs = [seat(id=id_, end_customer_name=customer, name=name) for id_, customer, name in names]
+    assert [line.subscription_id for line in rate_period(subs, NOV, {}, [])] == order
