@@ -488,3 +488,26 @@ def test_one_time_fee_line():
 def test_lines_are_ordered(names, order):
     subs = [seat(id=id_, end_customer_name=customer, name=name) for id_, customer, name in names]
     assert [line.subscription_id for line in rate_period(subs, NOV, {}, [])] == order
+
+
+@pytest.mark.parametrize(("terms", "expected"), [
+    # A change on the renewal day does not stop a later change of the month being prorated:
+    # renewal at 3 seats, then +1 × 300 × 360 ÷ 365 (Oct 20, 2026 – Oct 14, 2027) = 295.89
+    (annual(start_date=date(2025, 10, 15),
+            changes=(Change(date(2026, 10, 15), 3, Decimal("300.00")),
+                     Change(date(2026, 10, 20), 4, Decimal("300.00")))),
+     [(R, Decimal("1200.00"), date(2026, 10, 15), date(2027, 10, 14)),
+      (P, Decimal("295.89"), date(2026, 10, 20), date(2027, 10, 14))]),
+    # Nor does a change that changes nothing: +2 × 36 × 12 ÷ 31 (Oct 20–31) = 27.870… → 27.87
+    (seat(changes=(Change(date(2026, 10, 10), 10, Decimal("36.00")),
+                   Change(date(2026, 10, 20), 12, Decimal("36.00")))),
+     [(R, Decimal("432.00"), NOV1, NOV30), (P, Decimal("27.87"), date(2026, 10, 20), OCT31)]),
+])
+def test_every_change_of_the_month_is_prorated(terms, expected):
+    assert cents(rate_period([terms], NOV, {}, [])) == expected
+
+
+def test_usage_without_a_reading_bills_nothing():
+    terms = seat(charge_model=ChargeModel.USAGE, quantity=0, unit_price=Decimal("0.10"))
+    assert rate_period([terms], NOV, {}, []) == []
+    assert rate_period([terms], NOV, {2: Decimal("5")}, []) == []  # another subscription's
