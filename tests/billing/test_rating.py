@@ -496,7 +496,7 @@ def test_lines_are_ordered(names, order):
     (annual(start_date=date(2025, 10, 15),
             changes=(Change(date(2026, 10, 15), 3, Decimal("300.00")),
                      Change(date(2026, 10, 20), 4, Decimal("300.00")))),
-     [(R, Decimal("1200.00"), date(2026, 10, 15), date(2027, 10, 14)),
+     [(R, Decimal("900.00"), date(2026, 10, 15), date(2027, 10, 14)),
       (P, Decimal("295.89"), date(2026, 10, 20), date(2027, 10, 14))]),
     # Nor does a change that changes nothing: +2 × 36 × 12 ÷ 31 (Oct 20–31) = 27.870… → 27.87
     (seat(changes=(Change(date(2026, 10, 10), 10, Decimal("36.00")),
