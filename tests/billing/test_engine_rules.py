@@ -332,3 +332,22 @@ def test_credit_note_numbers_have_their_own_sequence(app):
     assert next_document_number("INV", 2026) == "INV-2026-000001"
     assert next_document_number("CN", 2026) == "CN-2026-000002"
     assert next_document_number("CN", 2027) == "CN-2027-000001"
+
+
+def test_an_invoice_of_two_cents_is_open(billing):
+    """0.05 and −0.04 at 10 %: taxes 0.005 → 0.01 and −0.004 → 0.00, so 0.01 + 0.01 = 0.02
+    is owed."""
+    billing.tax(rate="0.1")
+    account = billing.account(subscriptions=0)
+    fee(account, "0.05", date(2026, 2, 10))
+    fee(account, "-0.04", date(2026, 2, 11))
+    db.session.commit()
+    run_billing(MARCH)
+    invoice = invoice_of(account)
+    assert (invoice.subtotal, invoice.tax_total, invoice.total, invoice.status) == (
+        Decimal("0.01"), Decimal("0.01"), Decimal("0.02"), InvoiceStatus.OPEN)
+
+
+def test_the_current_month_can_be_billed_on_its_first_day():
+    check_period(Period.parse("2026-11"), date(2018, 4, 2), date(2026, 11, 1))
+    check_period(Period.parse("2018-04"), date(2018, 4, 2), date(2026, 11, 1))  # cutover month
