@@ -351,3 +351,16 @@ def test_an_invoice_of_two_cents_is_open(billing):
 def test_the_current_month_can_be_billed_on_its_first_day():
     check_period(Period.parse("2026-11"), date(2018, 4, 2), date(2026, 11, 1))
     check_period(Period.parse("2018-04"), date(2018, 4, 2), date(2026, 11, 1))  # cutover month
+
+
+def test_changes_apply_in_date_order_whatever_order_they_were_recorded(seats):
+    subscription = seats(quantity=2)
+    services.change_subscription(subscription, effective_date=date(2026, 2, 20), quantity=5)
+    services.change_subscription(subscription, effective_date=date(2026, 2, 10), quantity=3)
+    db.session.commit()
+    run_billing(MARCH)
+    # March: 5 × 12.50. February 10–28, +1 seat × 12.50 × 19 ÷ 28 = 8.482… → 8.48;
+    # February 20–28, +2 × 12.50 × 9 ÷ 28 = 8.035… → 8.04.
+    assert [(t, a) for t, a, _, _ in lines_of(invoice_of(seats.account))] == [
+        (ChargeType.RECURRING, Decimal("62.50")), (ChargeType.PRORATION, Decimal("8.48")),
+        (ChargeType.PRORATION, Decimal("8.04"))]
