@@ -364,3 +364,41 @@ def test_changes_apply_in_date_order_whatever_order_they_were_recorded(seats):
     assert [(t, a) for t, a, _, _ in lines_of(invoice_of(seats.account))] == [
         (ChargeType.RECURRING, Decimal("62.50")), (ChargeType.PRORATION, Decimal("8.48")),
         (ChargeType.PRORATION, Decimal("8.04"))]
+
+
+def test_a_fee_of_a_subscription_is_billed_under_it(billing, seats):
+    first = seats(quantity=1)
+    second = seats(quantity=2)
+    charge = fee(seats.account, "30.00", date(2026, 2, 5), seats.customer)
+    charge.subscription_id = second.id
+    db.session.commit()
+    run_billing(MARCH)
+    rows = [tuple(row) for row in db.session.execute(
+        select(InvoiceLine.end_customer_id, InvoiceLine.end_customer_name,
+               InvoiceLine.subscription_id, InvoiceLine.subscription_name,
+               InvoiceLine.charge_type, InvoiceLine.amount)
+        .where(InvoiceLine.invoice_id == invoice_of(seats.account).id)
+        .order_by(InvoiceLine.position))]
+    customer = seats.customer.id
+    assert rows == [
+        (customer, "Adatum", first.id, "Product M365-BS", ChargeType.RECURRING,
+         Decimal("12.50")),
+        (customer, "Adatum", second.id, "Product M365-BS", ChargeType.RECURRING,
+         Decimal("25.00")),
+        (customer, "Adatum", second.id, "Product M365-BS", ChargeType.ONE_TIME,
+         Decimal("30.00")),
+    ]
+
+
+def test_an_invoice_made_outside_the_run_does_not_stop_the_run(billing):
+    account = billing.account(subscriptions=1)
+    db.session.add(Invoice(
+        number="INV-2026-900001", account_id=account.id, billing_key=None,
+        period_start=MARCH.start, period_end=MARCH.end, issue_date=MARCH.start,
+        due_date=MARCH.end, currency="USD", bill_to_name="x", bill_to_address="x",
+        subtotal=Decimal("5.00"), tax_total=Decimal("0.00"), total=Decimal("5.00"),
+        credit_applied=Decimal("0.00"), amount_paid=Decimal("0.00"),
+        status=InvoiceStatus.OPEN))
+    db.session.commit()
+    result = run_billing(MARCH)
+    assert (len(result.issued), result.already_billed) == (1, 0)
