@@ -303,17 +303,17 @@ def test_the_stored_invoice_lines_and_the_outbox_event(billing, seats):
 
 
 def test_run_result_counts_every_account_once(billing):
-    billed = billing.account(subscriptions=1)
-    empty = billing.account(subscriptions=0)
+    billed = [billing.account(subscriptions=1) for _ in range(2)]
+    empty = [billing.account(subscriptions=0) for _ in range(2)]
     seen = []
     first = run_billing(MARCH, progress=seen.append)
     assert (len(first.issued), first.already_billed, first.nothing_to_bill,
-            first.held_by_another_worker, first.accounts_seen) == (1, 0, 1, 0, 2)
-    assert first.issued == ["INV-2026-000001"] and seen == [1, 1]
+            first.held_by_another_worker, first.accounts_seen) == (2, 0, 2, 0, 4)
+    assert first.issued == ["INV-2026-000001", "INV-2026-000002"] and seen == [1, 1, 1, 1]
     again = run_billing(MARCH)
-    assert (again.issued, again.already_billed, again.nothing_to_bill) == ([], 1, 1)
-    chosen = run_billing(MARCH, account_ids=[billed.id, empty.id])
-    assert (chosen.already_billed, chosen.nothing_to_bill, chosen.accounts_seen) == (1, 1, 2)
+    assert (again.issued, again.already_billed, again.nothing_to_bill) == ([], 2, 2)
+    chosen = run_billing(MARCH, account_ids=[a.id for a in billed + empty])
+    assert (chosen.already_billed, chosen.nothing_to_bill, chosen.accounts_seen) == (2, 2, 4)
     assert chosen.period == "2026-03"
 
 
