@@ -226,3 +226,8 @@ def test_roles_required_refuses_the_anonymous_and_other_roles(app, factory):
 def test_insights_are_for_staff_only(client, factory, login, role, status):
     login(factory.user(role))
     assert client.get("/help/insights").status_code == status
+
+
+def test_static_files_need_no_sign_in(client):
+    with client.get("/static/css/portal.css") as response:
+        assert response.status_code == 200 and response.mimetype == "text/css"
