@@ -79,7 +79,8 @@ def live(factory):
 
 def test_start_session(live):
     user, row = live
-    assert len(row.user_agent) == 255
+    assert len(row.user_agent) == 255 and row.ip_address == "192.0.2.1"
+    assert len(row.token) == 43  # 32 random bytes, URL-safe base64
     assert user.session_token == row.token and user.last_login_at is not None
     other = services.start_session(user, ip_address=None, user_agent=None)
     assert other.token != row.token and other.user_agent == ""
@@ -138,3 +139,10 @@ def test_unknown_token_and_ending_a_session(live):
     assert sessions() == 1
     services.end_session(row.token)
     assert sessions() == 0
+
+
+def test_count_users(app, factory):
+    assert services.count_users() == 0
+    factory.user(Role.STAFF)
+    factory.user(Role.VIEWER)
+    assert services.count_users() == 2
