@@ -146,3 +146,7 @@ def test_count_users(app, factory):
     factory.user(Role.STAFF)
     factory.user(Role.VIEWER)
     assert services.count_users() == 2
+
+
+def test_without_an_e_mail_only_length_and_the_deny_list_count():
+    assert services.password_problems("xxxx-xxxx-xxxx") == []
