@@ -59,7 +59,8 @@ def test_authenticate(factory):
                                                     (Role.VIEWER, False)])
 def test_role_and_account_must_fit(factory, role, with_account):
     account = factory.account() if with_account else None
-    with pytest.raises(ValueError, match="staff users have no account"):
+    with pytest.raises(ValueError, match="^staff users have no account; every other user "
+                                         "belongs to one$"):
         services.create_user(email="x@example.test", name="X", password=PASSWORD, role=role,
                              account=account)
 
@@ -150,3 +151,8 @@ def test_count_users(app, factory):
 
 def test_without_an_e_mail_only_length_and_the_deny_list_count():
     assert services.password_problems("xxxx-xxxx-xxxx") == []
+
+
+def test_passwords_are_hashed_with_the_configured_method(app, factory):
+    user = factory.user()
+    assert user.password_hash.startswith(app.config["PASSWORD_HASH_METHOD"] + "$")
