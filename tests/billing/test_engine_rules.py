@@ -369,6 +369,7 @@ def test_changes_apply_in_date_order_whatever_order_they_were_recorded(seats):
 def test_a_fee_of_a_subscription_is_billed_under_it(billing, seats):
     first = seats(quantity=1)
     second = seats(quantity=2)
+    third = seats(quantity=3)
     charge = fee(seats.account, "30.00", date(2026, 2, 5), seats.customer)
     charge.subscription_id = second.id
     db.session.commit()
@@ -387,6 +388,8 @@ def test_a_fee_of_a_subscription_is_billed_under_it(billing, seats):
          Decimal("25.00")),
         (customer, "Adatum", second.id, "Product M365-BS", ChargeType.ONE_TIME,
          Decimal("30.00")),
+        (customer, "Adatum", third.id, "Product M365-BS", ChargeType.RECURRING,
+         Decimal("37.50")),
     ]
 
 
