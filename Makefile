@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 VENDOR := app/static/vendor
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench mutate clean
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,12 @@ lint: install
 bench: install
 	bash bench/run.sh
 
+# Mutation testing of the money and security code (tests/README.md); not part of `make test`.
+# Scope a run with mutmut's names, e.g. make mutate MUTANTS='app.billing.statement.*'
+MUTANTS ?=
+mutate: install
+	$(BIN)/mutmut run $(MUTANTS) || true
+	$(BIN)/python tests/mutation_score.py
+
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) instance/search-index*
+	rm -rf $(VENV) node_modules $(VENDOR) instance/search-index* mutants

@@ -136,7 +136,8 @@ def _add_years(day: date, years: int) -> date:
 
 
 def _term_containing(terms: Terms, day: date) -> tuple[date, date]:
-    """The annual term (first and last day) that contains `day`."""
+    """The annual term (first and last day) that contains `day`. Both ends count from the
+    start date, so a term begun on 29 February runs to the day before the 29th in leap years."""
     years = day.year - terms.start_date.year
     if _add_years(terms.start_date, years) > day:
         years -= 1
@@ -262,7 +263,7 @@ def proration_lines(terms: Terms, period: Period, first_invoice: bool = False) -
             f"{change.unit_price.normalize():f}, {days} of {span_days} days",
             change.quantity - old_quantity, change.unit_price,
             delta * days / span_days, day, end))
-    if terms.end_date is not None and first <= terms.end_date < last:
+    if terms.end_date is not None and first <= terms.end_date <= last:
         ended = terms.end_date
         quantity, price = terms.on(ended)
         end, span_days = _span(terms, ended, period, first_invoice)

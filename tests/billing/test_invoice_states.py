@@ -11,7 +11,13 @@ from app.billing.engine import run_billing
 from app.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from app.billing.models.invoices import ImmutableDocumentError
 from app.billing.rating import Period
-from app.billing.transitions import InvoiceStateError, apply_payment, lock_invoice, void_invoice
+from app.billing.transitions import (
+    InvoiceStateError,
+    apply_payment,
+    lock_invoice,
+    status_for,
+    void_invoice,
+)
 from app.extensions import db
 
 
@@ -80,3 +86,78 @@ def test_a_void_invoice_owes_nothing(invoice, client, login, factory):
     login(factory.user(Role.VIEWER, account=invoice.account))
     body = client.get("/billing/invoices?status=void").get_data(as_text=True)
     assert "1 invoice · Void · total $37.50 · balance due $0.00" in body
+
+
+# --- the state machine on its own (no database), as tables ---------------------------------
+
+def draft(status=InvoiceStatus.OPEN, total="37.50", credit="0.00", paid="0.00") -> Invoice:
+    return Invoice(number="INV-2026-000042", status=status, total=Decimal(total),
+                   credit_applied=Decimal(credit), amount_paid=Decimal(paid))
+
+
+@pytest.mark.parametrize(("total", "credit", "paid", "status"), [
+    ("37.50", "0.00", "0.00", InvoiceStatus.OPEN),
+    ("37.50", "0.01", "0.00", InvoiceStatus.PARTIALLY_PAID),  # credit alone settles part
+    ("37.50", "37.49", "0.00", InvoiceStatus.PARTIALLY_PAID),
+    ("37.50", "0.00", "0.01", InvoiceStatus.PARTIALLY_PAID),
+    ("37.50", "37.50", "0.00", InvoiceStatus.PAID),
+    ("37.50", "20.00", "17.50", InvoiceStatus.PAID),
+    ("37.50", "0.00", "37.50", InvoiceStatus.PAID),
+    ("0.00", "0.00", "0.00", InvoiceStatus.PAID),
+])
+def test_status_follows_what_is_settled(total, credit, paid, status):
+    assert status_for(draft(total=total, credit=credit, paid=paid)) == status
+
+
+@pytest.mark.parametrize(("credit", "amount", "status", "balance"), [
+    ("0.00", "0.01", InvoiceStatus.PARTIALLY_PAID, "37.49"),
+    ("0.00", "37.50", InvoiceStatus.PAID, "0.00"),
+    ("10.00", "27.50", InvoiceStatus.PAID, "0.00"),  # credit counts towards the balance
+    ("10.00", "27.49", InvoiceStatus.PARTIALLY_PAID, "0.01"),
+])
+def test_a_payment_settles_the_balance_after_credit(credit, amount, status, balance):
+    invoice = draft(credit=credit)
+    apply_payment(invoice, Decimal(amount))
+    assert (invoice.status, invoice.balance_due, invoice.amount_paid) == (
+        status, Decimal(balance), Decimal(amount))
+
+
+@pytest.mark.parametrize(("credit", "amount"), [("10.00", "27.51"), ("0.00", "37.51"),
+                                                ("0.00", "0.00"), ("0.00", "-0.01")])
+def test_a_payment_above_the_balance_after_credit_is_refused(credit, amount):
+    invoice = draft(credit=credit)
+    with pytest.raises(InvoiceStateError, match="between 0.01 and its balance due"):
+        apply_payment(invoice, Decimal(amount))
+    assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.OPEN, Decimal("0.00"))
+
+
+@pytest.mark.parametrize("status", [InvoiceStatus.PAID, InvoiceStatus.VOID])
+def test_a_settled_or_void_invoice_takes_no_payment(status):
+    invoice = draft(status=status)
+    with pytest.raises(InvoiceStateError, match=f"INV-2026-000042 is {status.value}; it cannot"):
+        apply_payment(invoice, Decimal("1.00"))
+    assert invoice.amount_paid == 0 and invoice.status == status
+
+
+@pytest.mark.parametrize("fields", [
+    {"status": InvoiceStatus.VOID},
+    {"status": InvoiceStatus.PAID, "paid": "37.50"},
+    {"status": InvoiceStatus.PARTIALLY_PAID, "paid": "1.00"},
+    {"status": InvoiceStatus.PAID, "total": "0.00"},      # a zero-total invoice
+    {"status": InvoiceStatus.PARTIALLY_PAID, "credit": "5.00"},
+    {"status": InvoiceStatus.OPEN, "credit": "5.00"},      # credited, though still open
+    {"status": InvoiceStatus.OPEN, "paid": "0.01"},
+])
+def test_only_an_open_unsettled_invoice_can_be_voided(fields):
+    invoice = draft(**fields)
+    before = invoice.status
+    with pytest.raises(InvoiceStateError, match=r"^Invoice INV-2026-000042 cannot be voided; "
+                       r"issue a credit note instead\.$"):
+        void_invoice(invoice)
+    assert invoice.status == before
+
+
+def test_voiding_an_open_invoice():
+    invoice = draft()
+    void_invoice(invoice)
+    assert invoice.status == InvoiceStatus.VOID and invoice.balance_due == 0

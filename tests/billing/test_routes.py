@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 from pypdf import PdfReader
@@ -9,6 +10,7 @@ from pypdf import PdfReader
 from app.accounts.models import Role
 
 HX = {"HX-Request": "true"}
+BUCKETS = ["Current", "1–30 days", "31–60 days", "61–90 days", "Over 90 days"]
 READERS = [Role.ADMIN, Role.BILLING, Role.VIEWER]
 
 
@@ -234,3 +236,58 @@ def test_dates_read_the_same_way_on_pages_and_pdfs(client, login, tenant):
     rows = list(csv.reader(io.StringIO(client.get("/billing/statement.csv?from=2026-01-01"
                                                   "&to=2026-06-30").get_data(as_text=True))))
     assert rows[1][0] == "2026-01-01"
+
+
+def download_names(number: str) -> list[tuple[str, str, str]]:
+    return [
+        (f"/billing/invoices/{number}.pdf", "application/pdf", f"{number}.pdf"),
+        (f"/billing/invoices/{number}.csv", "text/csv", f"{number}.csv"),
+    ]
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_downloads_are_attachments_never_stored(client, login, tenant, role):
+    login(tenant.users[role])
+    query = "?from=2026-01-01&to=2026-06-30"
+    downloads = download_names(tenant.invoice.number) + [
+        (f"/billing/statement.pdf{query}", "application/pdf", None),
+        (f"/billing/statement.csv{query}", "text/csv", None),
+    ]
+    for url, mimetype, filename in downloads:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.mimetype == mimetype, url
+        disposition = response.headers["Content-Disposition"]
+        assert disposition.startswith("attachment; filename="), url
+        if filename:
+            assert disposition == f'attachment; filename="{filename}"'
+        assert response.headers["Cache-Control"] == "no-store", url
+
+
+# The tenant's March invoice: 1 + 2 + 3 seats × 12.50 = 75.00 and the 99.00 setup fee;
+# tax at 10.1 % per line: 1.26 + 2.53 + 3.79 + 10.00 (9.999) = 17.58; total 191.58, due
+# March 31, 2026.
+@pytest.mark.parametrize(("to", "bucket"), [
+    ("2026-03-31", "Current"),      # due that day
+    ("2026-04-01", "1–30 days"),
+    ("2026-06-29", "61–90 days"),   # 90 days late
+    ("2026-06-30", "Over 90 days"),  # 91 days late
+])
+@pytest.mark.parametrize("headers", [{}, HX])
+def test_statement_page_figures(client, login, tenant, to, bucket, headers):
+    login(tenant.users[Role.VIEWER])
+    body = client.get(f"/billing/statement?from=2026-01-01&to={to}", headers=headers)\
+        .get_data(as_text=True)
+    assert tenant.invoice.number in body
+    assert tenant.other_invoice.number not in body  # the other tenant's invoice
+    assert body.count("$191.58") >= 2  # the invoice row and the closing balance
+    aging = dict(re.findall(r"<dt>([^<]+)</dt>\s*<dd>([^<]+)</dd>", body))
+    assert aging == {name: "$191.58" if name == bucket else "$0.00" for name in BUCKETS}
+
+
+def test_statement_before_any_invoice_owes_nothing(client, login, tenant):
+    login(tenant.other_admin)
+    body = client.get("/billing/statement?from=2026-01-01&to=2026-02-28")\
+        .get_data(as_text=True)
+    assert tenant.other_invoice.number not in body and tenant.invoice.number not in body
+    assert "$191.58" not in body
