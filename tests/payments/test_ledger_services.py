@@ -1,0 +1,166 @@
+"""The ledger's own services, as tables: what a posting and a reversal write, what they refuse,
+which entries are still standing, and the sums read from them. Amounts are written out by
+hand; money is moved through the payment and credit services where the ledger's checks need
+a real payment, invoice or credit entry."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.billing.engine import run_billing
+from app.billing.models import Invoice
+from app.billing.rating import Period
+from app.credit.services import apply_credit, create_credit
+from app.extensions import db
+from app.ledger import services as ledger
+from app.ledger.models import CreditSource, EntryKind, LedgerEntry
+from app.payments.models import PaymentStatus
+from app.payments.services import create_payment
+
+DAY = date(2026, 3, 5)
+
+
+@pytest.fixture
+def account(billing):
+    account = billing.account(subscriptions=2, start=date(2026, 1, 1))  # 37.50 a month
+    account.auto_apply_credit = False
+    return account
+
+
+@pytest.fixture
+def invoice(account) -> Invoice:
+    run_billing(Period.parse("2026-03"))
+    return db.session.scalar(select(Invoice))
+
+
+def credit(account, amount: str, on: date = DAY) -> LedgerEntry:
+    return create_credit(account, Decimal(amount), CreditSource.CREDIT_NOTE, effective_on=on,
+                         reference="CN-TEST", memo="Goodwill")
+
+
+def entries(*where) -> list[LedgerEntry]:
+    return list(db.session.scalars(select(LedgerEntry).where(*where).order_by(LedgerEntry.id)))
+
+
+@pytest.mark.parametrize("amount", ["0.00", "-0.01", "-10.00"])
+def test_a_posting_must_be_more_than_zero(account, amount):
+    with pytest.raises(ledger.LedgerError,
+                       match=rf"^A credit entry must be more than zero, not {amount}\.$"):
+        ledger.post_entry(EntryKind.CREDIT, account_id=account.id, currency="USD",
+                          amount=Decimal(amount), effective_on=DAY, reference="CN-1",
+                          credit_source=CreditSource.CREDIT_NOTE)
+    assert entries() == []
+
+
+def test_a_posting_writes_every_field(account):
+    entry = ledger.post_entry(EntryKind.CREDIT, account_id=account.id, currency="USD",
+                              amount=Decimal("0.01"), effective_on=DAY, reference="CN-1",
+                              memo="A cent", credit_source=CreditSource.RETURNED_CREDIT)
+    db.session.expire_all()
+    stored = db.session.get(LedgerEntry, entry.id)
+    assert (stored.kind, stored.account_id, stored.currency, stored.amount, stored.effective_on,
+            stored.reference, stored.memo, stored.credit_source, stored.reverses_id,
+            stored.payment_id, stored.invoice_id, stored.credit_note_id,
+            stored.credit_entry_id) == (
+        EntryKind.CREDIT, account.id, "USD", Decimal("0.01"), DAY, "CN-1", "A cent",
+        CreditSource.RETURNED_CREDIT, None, None, None, None, None)
+
+
+def test_a_reversal_mirrors_the_entry(account, invoice):
+    payment = create_payment(account_id=account.id, currency="USD", method_label="Visa",
+                             allocations=[(invoice, Decimal("37.50"))], received_on=DAY)
+    (allocation,) = entries(LedgerEntry.kind == EntryKind.ALLOCATION)
+    reversal = ledger.reverse_entry(allocation, effective_on=date(2026, 3, 9), memo="Returned")
+    db.session.expire_all()
+    stored = db.session.get(LedgerEntry, reversal.id)
+    assert (stored.kind, stored.account_id, stored.currency, stored.amount, stored.effective_on,
+            stored.reference, stored.memo, stored.payment_id, stored.invoice_id,
+            stored.reverses_id) == (
+        EntryKind.ALLOCATION, account.id, "USD", Decimal("-37.50"), date(2026, 3, 9),
+        payment.reference, "Returned", payment.id, invoice.id, allocation.id)
+    assert stored.is_reversal and ledger.is_reversed(allocation)
+
+
+def test_a_reversal_keeps_the_memo_and_credit_fields_unless_given_one(account, invoice):
+    lot = credit(account, "20.00")
+    (application,) = apply_credit(invoice, Decimal("5.00"), on=DAY)
+    reversal = ledger.reverse_entry(application, effective_on=DAY)
+    lot_reversal = ledger.reverse_entry(lot, effective_on=DAY)
+    db.session.expire_all()
+    assert (reversal.memo, reversal.credit_entry_id, reversal.amount, reversal.reference) == (
+        f"Applied to {invoice.number}", lot.id, Decimal("-5.00"), invoice.number)
+    assert (lot_reversal.memo, lot_reversal.credit_source, lot_reversal.credit_note_id,
+            lot_reversal.amount) == ("Goodwill", CreditSource.CREDIT_NOTE, None, Decimal("-20.00"))
+
+
+def test_reversal_refuses_a_reversal_a_settlement_and_a_second_reversal(account, invoice):
+    lot = credit(account, "20.00")
+    reversal = ledger.reverse_entry(lot, effective_on=DAY)
+    with pytest.raises(ledger.LedgerError, match=rf"^Ledger entry {lot.id} is already "
+                       r"reversed\.$"):
+        ledger.reverse_entry(lot, effective_on=DAY)
+    with pytest.raises(ledger.LedgerError, match=rf"^Ledger entry {reversal.id} cannot be "
+                       r"reversed\.$"):
+        ledger.reverse_entry(reversal, effective_on=DAY)
+    payment = create_payment(account_id=account.id, currency="USD", method_label="ACH",
+                             allocations=[(invoice, Decimal("37.50"))], received_on=DAY,
+                             status=PaymentStatus.PROCESSING)
+    ledger.post_entry(EntryKind.SETTLEMENT, account_id=account.id, currency="USD",
+                      amount=Decimal("37.50"), effective_on=DAY, reference=payment.reference,
+                      payment_id=payment.id)
+    (settlement,) = entries(LedgerEntry.kind == EntryKind.SETTLEMENT)
+    with pytest.raises(ledger.LedgerError, match=rf"^Ledger entry {settlement.id} cannot be "
+                       r"reversed\.$"):
+        ledger.reverse_entry(settlement, effective_on=DAY)
+    assert len(entries()) == 2 + 3  # the lot and its reversal; payment, allocation, settlement
+
+
+def test_open_entries_are_standing_movements_oldest_first(account):
+    late = credit(account, "1.00", on=date(2026, 3, 9))
+    early = credit(account, "2.00", on=date(2026, 3, 1))
+    same_day = credit(account, "3.00", on=date(2026, 3, 1))
+    gone = credit(account, "4.00", on=date(2026, 2, 1))
+    ledger.reverse_entry(gone, effective_on=DAY)
+    assert ledger.open_entries(LedgerEntry.account_id == account.id) == [early, same_day, late]
+    assert ledger.open_entries(LedgerEntry.kind == EntryKind.PAYMENT) == []
+
+
+def test_sums_read_from_the_ledger(account, invoice, billing):
+    """37.50 invoice: 10.00 credit note applied 4.00; a 30.00 payment pays 30.00 of it; a
+    second payment of 3.50 is returned."""
+    lot = credit(account, "10.00")
+    apply_credit(invoice, Decimal("4.00"), on=DAY)
+    paid = create_payment(account_id=account.id, currency="USD", method_label="Visa",
+                          allocations=[(invoice, Decimal("30.00"))], received_on=DAY)
+    ach = create_payment(account_id=account.id, currency="USD", method_label="ACH",
+                         allocations=[(invoice, Decimal("3.50"))], received_on=DAY,
+                         status=PaymentStatus.PROCESSING)
+    for entry in entries(LedgerEntry.payment_id == ach.id):
+        ledger.reverse_entry(entry, effective_on=DAY)
+    other = billing.account(subscriptions=1, start=date(2026, 1, 1))
+    credit(other, "99.00")
+
+    assert ledger.invoice_amount_paid(invoice.id) == Decimal("30.00")
+    assert ledger.invoice_credit_applied(invoice.id) == Decimal("4.00")
+    assert ledger.payment_received(paid.id) == Decimal("30.00")
+    assert ledger.payment_allocated(paid.id) == Decimal("30.00")
+    assert ledger.payment_received(ach.id) == Decimal("0.00")  # reversed
+    assert ledger.payment_allocated(ach.id) == Decimal("0.00")
+    assert ledger.credit_balance(account.id) == Decimal("6.00")
+    assert ledger.credit_lot_remaining(lot) == Decimal("6.00")
+    assert ledger.credit_lots(account.id) == [(lot, Decimal("6.00"))]
+    assert ledger.credit_balance(other.id) == Decimal("99.00")
+
+
+def test_credit_lots_leave_out_spent_and_reversed_credit(account, invoice):
+    spent = credit(account, "5.00", on=date(2026, 1, 1))
+    taken_back = credit(account, "7.00", on=date(2026, 1, 2))
+    left = credit(account, "8.00", on=date(2026, 1, 3))
+    ledger.reverse_entry(taken_back, effective_on=DAY)
+    apply_credit(invoice, Decimal("5.01"), on=DAY)  # all of the oldest and a cent of the next
+    assert ledger.credit_lot_remaining(spent) == Decimal("0.00")
+    assert ledger.credit_lot_remaining(taken_back) == Decimal("0.00")
+    assert ledger.credit_lots(account.id) == [(left, Decimal("7.99"))]
+    assert ledger.credit_balance(account.id) == Decimal("7.99")
