@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.accounts.models import Role
 from app.billing.engine import run_billing
@@ -49,6 +49,15 @@ def test_a_payment_must_fit_the_balance(invoice, amount):
         apply_payment(invoice, Decimal(amount))
     assert invoice.status == InvoiceStatus.OPEN and invoice.amount_paid == 0
 
+
+def test_locking_reads_the_invoice_afresh(invoice):
+    """Another transaction may have paid the invoice while this one waited for the lock: the
+    locked invoice carries what the row holds now, not what the session read before."""
+    assert invoice.amount_paid == 0
+    db.session.execute(text("UPDATE invoices SET amount_paid = 10.00 WHERE id = :id"),
+                       {"id": invoice.id})
+    locked = lock_invoice(invoice.id)
+    assert locked is invoice and locked.amount_paid == Decimal("10.00")
 
 def test_void_only_while_nothing_is_settled(invoice):
     apply_payment(invoice, Decimal("1.00"))
