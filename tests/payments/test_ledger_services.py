@@ -12,12 +12,19 @@ from sqlalchemy import select
 from app.billing.engine import run_billing
 from app.billing.models import Invoice
 from app.billing.rating import Period
-from app.credit.services import apply_credit, create_credit
+from app.credit.services import apply_credit, create_credit, reverse_credit_application
+from app.erp.models import OutboxEvent
 from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.models import CreditSource, EntryKind, LedgerEntry
 from app.payments.models import PaymentStatus
-from app.payments.services import create_payment
+from app.payments.services import (
+    create_payment,
+    fail_payment,
+    processing_invoice_ids,
+    return_payment,
+    settle_payment,
+)
 
 DAY = date(2026, 3, 5)
 
@@ -128,30 +135,101 @@ def test_open_entries_are_standing_movements_oldest_first(account):
 
 
 def test_sums_read_from_the_ledger(account, invoice, billing):
-    """37.50 invoice: 10.00 credit note applied 4.00; a 30.00 payment pays 30.00 of it; a
-    second payment of 3.50 is returned."""
+    """Two 37.50 invoices. A 10.00 credit note: 4.00 applied to March, 2.00 to April. A 35.00
+    payment pays 30.00 of March (5.00 overpaid becomes credit); a 3.50 ACH payment on March
+    fails; a 35.50 ACH payment pays the rest of April and settles."""
+    run_billing(Period.parse("2026-04"))
+    april = db.session.scalar(select(Invoice).where(Invoice.id != invoice.id))
     lot = credit(account, "10.00")
     apply_credit(invoice, Decimal("4.00"), on=DAY)
+    apply_credit(april, Decimal("2.00"), on=DAY)
     paid = create_payment(account_id=account.id, currency="USD", method_label="Visa",
-                          allocations=[(invoice, Decimal("30.00"))], received_on=DAY)
+                          allocations=[(invoice, Decimal("30.00"))], amount=Decimal("35.00"),
+                          received_on=DAY)
     ach = create_payment(account_id=account.id, currency="USD", method_label="ACH",
                          allocations=[(invoice, Decimal("3.50"))], received_on=DAY,
                          status=PaymentStatus.PROCESSING)
-    for entry in entries(LedgerEntry.payment_id == ach.id):
-        ledger.reverse_entry(entry, effective_on=DAY)
+    fail_payment(ach, "Declined", on=DAY)
+    settled = create_payment(account_id=account.id, currency="USD", method_label="ACH",
+                             allocations=[(april, Decimal("35.50"))], received_on=DAY,
+                             status=PaymentStatus.PROCESSING)
+    settle_payment(settled, on=date(2026, 3, 9))
+    (overpaid,) = entries(LedgerEntry.kind == EntryKind.CREDIT, LedgerEntry.payment_id == paid.id)
     other = billing.account(subscriptions=1, start=date(2026, 1, 1))
     credit(other, "99.00")
 
-    assert ledger.invoice_amount_paid(invoice.id) == Decimal("30.00")
-    assert ledger.invoice_credit_applied(invoice.id) == Decimal("4.00")
-    assert ledger.payment_received(paid.id) == Decimal("30.00")
-    assert ledger.payment_allocated(paid.id) == Decimal("30.00")
-    assert ledger.payment_received(ach.id) == Decimal("0.00")  # reversed
-    assert ledger.payment_allocated(ach.id) == Decimal("0.00")
-    assert ledger.credit_balance(account.id) == Decimal("6.00")
-    assert ledger.credit_lot_remaining(lot) == Decimal("6.00")
-    assert ledger.credit_lots(account.id) == [(lot, Decimal("6.00"))]
+    assert (ledger.invoice_amount_paid(invoice.id), ledger.invoice_amount_paid(april.id)) == (
+        Decimal("30.00"), Decimal("35.50"))
+    assert (ledger.invoice_credit_applied(invoice.id),
+            ledger.invoice_credit_applied(april.id)) == (Decimal("4.00"), Decimal("2.00"))
+    assert (ledger.payment_received(paid.id), ledger.payment_allocated(paid.id)) == (
+        Decimal("35.00"), Decimal("30.00"))
+    assert (ledger.payment_received(ach.id), ledger.payment_allocated(ach.id)) == (
+        Decimal("0.00"), Decimal("0.00"))  # failed: reversed
+    assert (ledger.payment_received(settled.id), ledger.payment_allocated(settled.id)) == (
+        Decimal("35.50"), Decimal("35.50"))  # the settlement entry is not money received twice
+    assert ledger.credit_balance(account.id) == Decimal("9.00")  # 10 + 5 − 4 − 2
+    assert ledger.credit_lot_remaining(lot) == Decimal("4.00")
+    assert ledger.credit_lots(account.id) == [(lot, Decimal("4.00")), (overpaid, Decimal("5.00"))]
     assert ledger.credit_balance(other.id) == Decimal("99.00")
+
+
+def test_settling_writes_a_settlement_entry(account, invoice):
+    payment = create_payment(account_id=account.id, currency="USD", method_label="ACH",
+                             allocations=[(invoice, Decimal("37.50"))], received_on=DAY,
+                             status=PaymentStatus.PROCESSING)
+    settle_payment(payment, on=date(2026, 3, 9))
+    (entry,) = entries(LedgerEntry.kind == EntryKind.SETTLEMENT)
+    assert (entry.payment_id, entry.amount, entry.effective_on, entry.reference, entry.memo) == (
+        payment.id, Decimal("37.50"), date(2026, 3, 9), payment.reference, "Settled")
+
+
+def test_processing_invoices_are_the_accounts_own(account, invoice, billing):
+    theirs = billing.account(subscriptions=1, start=date(2026, 1, 1))
+    run_billing(Period.parse("2026-04"))
+    their_invoice = db.session.scalar(select(Invoice).where(Invoice.account_id == theirs.id))
+    for owner, owed in ((account, invoice), (theirs, their_invoice)):
+        create_payment(account_id=owner.id, currency="USD", method_label="ACH",
+                       allocations=[(owed, Decimal("1.00"))], received_on=DAY,
+                       status=PaymentStatus.PROCESSING)
+    assert processing_invoice_ids(account.id) == {invoice.id}
+    assert processing_invoice_ids(theirs.id) == {their_invoice.id}
+
+
+def test_a_returned_overpayment_takes_back_only_its_own_credit(account, invoice):
+    """March 37.50 and April 37.50. A credit note of 10.00 is applied to April; an ACH payment
+    of 50.00 pays March and leaves 12.50 of credit, 12.50 of which is applied to April too.
+    The return takes back the overpayment and its application; the credit note's stays."""
+    run_billing(Period.parse("2026-04"))
+    april = db.session.scalar(select(Invoice).where(Invoice.id != invoice.id))
+    note = credit(account, "10.00", on=date(2026, 3, 1))
+    apply_credit(april, Decimal("10.00"), on=DAY)
+    payment = create_payment(account_id=account.id, currency="USD", method_label="ACH",
+                             allocations=[(invoice, Decimal("37.50"))], amount=Decimal("50.00"),
+                             received_on=DAY, status=PaymentStatus.PROCESSING)
+    apply_credit(april, Decimal("12.50"), on=DAY)
+    return_payment(payment, "R01", on=date(2026, 3, 9))
+    assert april.credit_applied == Decimal("10.00")
+    standing = ledger.open_entries(LedgerEntry.kind == EntryKind.CREDIT_APPLICATION)
+    assert [(e.credit_entry_id, e.amount) for e in standing] == [(note.id, Decimal("10.00"))]
+    (lot_reversal,) = entries(LedgerEntry.kind == EntryKind.CREDIT,
+                              LedgerEntry.reverses_id.is_not(None))
+    (application_reversal,) = entries(LedgerEntry.kind == EntryKind.CREDIT_APPLICATION,
+                                      LedgerEntry.reverses_id.is_not(None))
+    assert lot_reversal.memo == "Returned R01: Insufficient funds"
+    assert application_reversal.memo == f"Credit taken off {april.number}"
+
+
+def test_taking_credit_off_an_invoice_is_an_event(account, invoice):
+    credit(account, "10.00")
+    (application,) = apply_credit(invoice, Decimal("7.25"), on=DAY)
+    reversal = reverse_credit_application(application, on=date(2026, 3, 9))
+    assert (reversal.memo, reversal.effective_on) == (
+        f"Credit taken off {invoice.number}", date(2026, 3, 9))
+    event = db.session.scalar(select(OutboxEvent).where(
+        OutboxEvent.event_type == "credit.reversed"))
+    assert (event.account_id, event.payload) == (account.id, {
+        "invoice_number": invoice.number, "amount": "7.25", "currency": "USD"})
 
 
 def test_credit_lots_leave_out_spent_and_reversed_credit(account, invoice):
