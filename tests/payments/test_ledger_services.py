@@ -242,3 +242,21 @@ def test_credit_lots_leave_out_spent_and_reversed_credit(account, invoice):
     assert ledger.credit_lot_remaining(taken_back) == Decimal("0.00")
     assert ledger.credit_lots(account.id) == [(left, Decimal("7.99"))]
     assert ledger.credit_balance(account.id) == Decimal("7.99")
+
+
+def test_a_failed_ach_payment_keeps_its_reason_everywhere(account, invoice):
+    payment = create_payment(account_id=account.id, currency="USD", method_label="ACH",
+                             allocations=[(invoice, Decimal("37.50"))], received_on=DAY,
+                             status=PaymentStatus.PROCESSING)
+    fail_payment(payment, "Account closed", on=date(2026, 3, 9))
+    assert (payment.status, payment.failure_reason) == (PaymentStatus.FAILED, "Account closed")
+    reversals = entries(LedgerEntry.payment_id == payment.id, LedgerEntry.reverses_id.is_not(None))
+    assert sorted((e.kind, e.amount, e.memo, e.effective_on) for e in reversals) == [
+        (EntryKind.ALLOCATION, Decimal("-37.50"), "Failed: Account closed", date(2026, 3, 9)),
+        (EntryKind.PAYMENT, Decimal("-37.50"), "Failed: Account closed", date(2026, 3, 9)),
+    ]
+    event = db.session.scalar(select(OutboxEvent).where(
+        OutboxEvent.event_type == "payment.failed"))
+    assert (event.account_id, event.payload) == (account.id, {
+        "reference": payment.reference, "amount": "37.50", "currency": "USD",
+        "status": "failed", "reason": "Account closed"})
