@@ -79,3 +79,19 @@ def test_credit_stays_on_an_invoice_with_a_payment(account):
                        r"it; its credit stays applied\.$"):
         reverse_credit_application(application, on=DAY)
     assert march.credit_applied == Decimal("10.00")
+
+
+def test_credit_pays_only_open_invoices_in_the_accounts_currency(account):
+    run_billing(Period.parse("2026-03"))
+    (march,) = invoices_of(account)
+    create_credit(account, Decimal("50.00"), CreditSource.CREDIT_NOTE, effective_on=DAY,
+                  reference="CN-1")
+    create_payment(account_id=account.id, currency="USD", method_label="Visa",
+                   allocations=[(march, Decimal("37.50"))], received_on=DAY)
+    with pytest.raises(InvoiceStateError, match=rf"^Invoice {march.number} is paid; it cannot "
+                       r"take credit\.$"):
+        apply_credit(march, Decimal("1.00"), on=DAY)
+    account.currency = "EUR"  # the invoice stays in dollars
+    with pytest.raises(CreditError, match=r"^Credit can only pay invoices in the account's "
+                       r"currency\.$"):
+        apply_credit(march, Decimal("1.00"), on=DAY)
