@@ -209,6 +209,8 @@ def test_a_returned_overpayment_takes_back_only_its_own_credit(account, invoice)
                              received_on=DAY, status=PaymentStatus.PROCESSING)
     apply_credit(april, Decimal("12.50"), on=DAY)
     return_payment(payment, "R01", on=date(2026, 3, 9))
+    assert (payment.status, payment.return_code, payment.returned_on) == (
+        PaymentStatus.RETURNED, "R01", date(2026, 3, 9))
     assert april.credit_applied == Decimal("10.00")
     standing = ledger.open_entries(LedgerEntry.kind == EntryKind.CREDIT_APPLICATION)
     assert [(e.credit_entry_id, e.amount) for e in standing] == [(note.id, Decimal("10.00"))]
