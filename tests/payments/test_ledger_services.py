@@ -12,7 +12,12 @@ from sqlalchemy import select
 from app.billing.engine import run_billing
 from app.billing.models import Invoice
 from app.billing.rating import Period
-from app.credit.services import apply_credit, create_credit, reverse_credit_application
+from app.credit.services import (
+    apply_credit,
+    create_credit,
+    issue_credit_note,
+    reverse_credit_application,
+)
 from app.erp.models import OutboxEvent
 from app.extensions import db
 from app.ledger import services as ledger
@@ -262,3 +267,13 @@ def test_a_failed_ach_payment_keeps_its_reason_everywhere(account, invoice):
     assert (event.account_id, event.payload) == (account.id, {
         "reference": payment.reference, "amount": "37.50", "currency": "USD",
         "status": "failed", "reason": "Account closed"})
+
+
+def test_a_credit_notes_reversal_names_the_note(account):
+    note = issue_credit_note(account, Decimal("12.00"), "Seat removed", issue_date=DAY)
+    (lot,) = entries(LedgerEntry.kind == EntryKind.CREDIT)
+    reversal = ledger.reverse_entry(lot, effective_on=DAY)
+    db.session.expire_all()
+    assert (reversal.credit_note_id, reversal.credit_source, reversal.reference, reversal.memo,
+            reversal.amount) == (note.id, CreditSource.CREDIT_NOTE, note.number, "Seat removed",
+                                 Decimal("-12.00"))
