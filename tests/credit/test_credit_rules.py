@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.billing.engine import run_billing
-from app.billing.models import Invoice
+from app.billing.models import CreditNote, Invoice
 from app.billing.rating import Period
 from app.billing.transitions import InvoiceStateError, void_invoice
 from app.credit.services import (
@@ -15,8 +15,10 @@ from app.credit.services import (
     account_balance,
     apply_credit,
     create_credit,
+    issue_credit_note,
     reverse_credit_application,
 )
+from app.erp.models import OutboxEvent
 from app.extensions import db
 from app.ledger.models import CreditSource
 from app.payments.services import create_payment
@@ -95,3 +97,28 @@ def test_credit_pays_only_open_invoices_in_the_accounts_currency(account):
     with pytest.raises(CreditError, match=r"^Credit can only pay invoices in the account's "
                        r"currency\.$"):
         apply_credit(march, Decimal("1.00"), on=DAY)
+
+
+def test_credit_notes_and_credit_refuse_zero_word_for_word(account):
+    with pytest.raises(CreditError, match=r"^A credit note must be more than zero\.$"):
+        issue_credit_note(account, Decimal("0.00"), "Nothing", issue_date=DAY)
+    with pytest.raises(CreditError, match=r"^Credit must be more than zero\.$"):
+        create_credit(account, Decimal("0.00"), CreditSource.CREDIT_NOTE, effective_on=DAY,
+                      reference="CN-0")
+    assert db.session.scalar(select(CreditNote.id)) is None
+
+
+def test_a_credit_note_names_its_invoice_and_applying_credit_is_an_event(account):
+    run_billing(Period.parse("2026-03"))
+    (march,) = invoices_of(account)
+    for_march = issue_credit_note(account, Decimal("4.00"), "Late seat", issue_date=DAY,
+                                  invoice=march)
+    goodwill = issue_credit_note(account, Decimal("6.00"), "Goodwill", issue_date=DAY)
+    assert (for_march.invoice_id, goodwill.invoice_id) == (march.id, None)
+    with pytest.raises(CreditError, match=r"^The account does not have that much credit\.$"):
+        apply_credit(march, Decimal("10.01"), on=DAY)
+    apply_credit(march, Decimal("10.00"), on=DAY)
+    event = db.session.scalar(select(OutboxEvent).where(
+        OutboxEvent.event_type == "credit.applied"))
+    assert (event.account_id, event.payload) == (account.id, {
+        "invoice_number": march.number, "amount": "10.00", "currency": "USD"})
