@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.billing.engine import run_billing
 from app.billing.models import Invoice
@@ -24,6 +24,7 @@ from app.ledger import services as ledger
 from app.ledger.models import CreditSource, EntryKind, LedgerEntry
 from app.payments.models import PaymentStatus
 from app.payments.services import (
+    PaymentStateError,
     create_payment,
     fail_payment,
     processing_invoice_ids,
@@ -277,3 +278,15 @@ def test_a_credit_notes_reversal_names_the_note(account):
     assert (reversal.credit_note_id, reversal.credit_source, reversal.reference, reversal.memo,
             reversal.amount) == (note.id, CreditSource.CREDIT_NOTE, note.number, "Seat removed",
                                  Decimal("-12.00"))
+
+
+def test_a_transition_reads_the_payment_afresh_and_names_what_it_refuses(account, invoice):
+    payment = create_payment(account_id=account.id, currency="USD", method_label="ACH",
+                             allocations=[(invoice, Decimal("37.50"))], received_on=DAY,
+                             status=PaymentStatus.PROCESSING)
+    # Another transaction settled it while this one held a stale copy.
+    db.session.execute(text("UPDATE payments SET status = 'succeeded' WHERE id = :id"),
+                       {"id": payment.id})
+    with pytest.raises(PaymentStateError, match=rf"^Payment {payment.reference} is succeeded; "
+                       r"it cannot become failed\.$"):
+        fail_payment(payment, "Declined", on=DAY)
