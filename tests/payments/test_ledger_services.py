@@ -19,6 +19,7 @@ from app.credit.services import (
     reverse_credit_application,
 )
 from app.erp.models import OutboxEvent
+from app.errors import DomainError
 from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.models import CreditSource, EntryKind, LedgerEntry
@@ -290,3 +291,13 @@ def test_a_transition_reads_the_payment_afresh_and_names_what_it_refuses(account
     with pytest.raises(PaymentStateError, match=rf"^Payment {payment.reference} is succeeded; "
                        r"it cannot become failed\.$"):
         fail_payment(payment, "Declined", on=DAY)
+
+
+def test_a_payment_never_pays_another_accounts_invoice_in_the_same_currency(account, invoice,
+                                                                            billing):
+    theirs = billing.account(subscriptions=1, start=date(2026, 1, 1))  # also in dollars
+    with pytest.raises(DomainError, match=r"^A payment can only pay invoices of its own account "
+                       r"and currency\.$"):
+        create_payment(account_id=theirs.id, currency="USD", method_label="Visa",
+                       allocations=[(invoice, Decimal("1.00"))], received_on=DAY)
+    assert invoice.amount_paid == 0 and entries() == []
