@@ -3,6 +3,7 @@ which entries are still standing, and the sums read from them. Amounts are writt
 hand; money is moved through the payment and credit services where the ledger's checks need
 a real payment, invoice or credit entry."""
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -300,4 +301,32 @@ def test_a_payment_never_pays_another_accounts_invoice_in_the_same_currency(acco
                        r"and currency\.$"):
         create_payment(account_id=theirs.id, currency="USD", method_label="Visa",
                        allocations=[(invoice, Decimal("1.00"))], received_on=DAY)
+    assert invoice.amount_paid == 0 and entries() == []
+
+
+def test_a_payment_reference_is_pay_and_ten_upper_case_hex_digits(account, invoice):
+    payment = create_payment(account_id=account.id, currency="USD", method_label="Visa",
+                             allocations=[(invoice, Decimal("1.00"))], received_on=DAY)
+    assert re.fullmatch(r"PAY-[0-9A-F]{10}", payment.reference)
+
+
+@pytest.mark.parametrize(("shares", "amount", "status", "message"), [
+    ([], "0.00", PaymentStatus.SUCCEEDED,
+     "A payment and each of its amounts must be more than zero."),
+    (["0.00"], "5.00", PaymentStatus.SUCCEEDED,
+     "A payment and each of its amounts must be more than zero."),
+    (["-1.00"], "5.00", PaymentStatus.SUCCEEDED,
+     "A payment and each of its amounts must be more than zero."),
+    (["5.00"], "4.99", PaymentStatus.SUCCEEDED, "A payment cannot pay more than its amount."),
+    (["1.00", "2.00"], None, PaymentStatus.SUCCEEDED,
+     "Each invoice can appear once in a payment."),
+    (["1.00"], None, PaymentStatus.RETURNED, "A payment cannot start returned."),
+])
+def test_a_payment_that_does_not_fit_is_refused_word_for_word(account, invoice, shares, amount,
+                                                              status, message):
+    with pytest.raises(DomainError, match=f"^{re.escape(message)}$"):
+        create_payment(account_id=account.id, currency="USD", method_label="Visa",
+                       allocations=[(invoice, Decimal(share)) for share in shares],
+                       amount=None if amount is None else Decimal(amount), received_on=DAY,
+                       status=status)
     assert invoice.amount_paid == 0 and entries() == []
