@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.accounts.models import Role
 from app.billing.engine import run_billing
@@ -13,8 +13,11 @@ from app.billing.models.invoices import ImmutableDocumentError
 from app.billing.rating import Period
 from app.billing.transitions import (
     InvoiceStateError,
+    apply_credit,
     apply_payment,
     lock_invoice,
+    reverse_credit,
+    reverse_payment,
     status_for,
     void_invoice,
 )
@@ -46,6 +49,15 @@ def test_a_payment_must_fit_the_balance(invoice, amount):
         apply_payment(invoice, Decimal(amount))
     assert invoice.status == InvoiceStatus.OPEN and invoice.amount_paid == 0
 
+
+def test_locking_reads_the_invoice_afresh(invoice):
+    """Another transaction may have paid the invoice while this one waited for the lock: the
+    locked invoice carries what the row holds now, not what the session read before."""
+    assert invoice.amount_paid == 0
+    db.session.execute(text("UPDATE invoices SET amount_paid = 10.00 WHERE id = :id"),
+                       {"id": invoice.id})
+    locked = lock_invoice(invoice.id)
+    assert locked is invoice and locked.amount_paid == Decimal("10.00")
 
 def test_void_only_while_nothing_is_settled(invoice):
     apply_payment(invoice, Decimal("1.00"))
@@ -161,3 +173,102 @@ def test_voiding_an_open_invoice():
     invoice = draft()
     void_invoice(invoice)
     assert invoice.status == InvoiceStatus.VOID and invoice.balance_due == 0
+
+
+@pytest.mark.parametrize(("paid", "amount", "status", "balance"), [
+    ("0.00", "0.01", InvoiceStatus.PARTIALLY_PAID, "37.49"),
+    ("0.00", "37.50", InvoiceStatus.PAID, "0.00"),
+    ("27.50", "10.00", InvoiceStatus.PAID, "0.00"),  # the payment counts towards the balance
+    ("27.50", "9.99", InvoiceStatus.PARTIALLY_PAID, "0.01"),
+])
+def test_credit_settles_the_balance_after_payments(paid, amount, status, balance):
+    invoice = draft(paid=paid, status=InvoiceStatus.PARTIALLY_PAID if Decimal(paid)
+                    else InvoiceStatus.OPEN)
+    apply_credit(invoice, Decimal(amount))
+    assert (invoice.status, invoice.balance_due, invoice.credit_applied, invoice.amount_paid) == (
+        status, Decimal(balance), Decimal(amount), Decimal(paid))
+
+
+@pytest.mark.parametrize(("paid", "amount"), [("27.50", "10.01"), ("0.00", "37.51"),
+                                              ("0.00", "0.00"), ("0.00", "-0.01")])
+def test_credit_above_the_balance_is_refused(paid, amount):
+    invoice = draft(paid=paid)
+    with pytest.raises(InvoiceStateError, match=r"^Credit to INV-2026-000042 must be between "
+                       r"0\.01 and its balance due\.$"):
+        apply_credit(invoice, Decimal(amount))
+    assert invoice.credit_applied == 0 and invoice.status == InvoiceStatus.OPEN
+
+
+@pytest.mark.parametrize(("status", "what", "apply"), [
+    (InvoiceStatus.PAID, "credit", apply_credit),
+    (InvoiceStatus.VOID, "credit", apply_credit),
+    (InvoiceStatus.PAID, "a payment", apply_payment),
+])
+def test_the_refusal_names_the_invoice_its_status_and_what_it_cannot_take(status, what, apply):
+    with pytest.raises(InvoiceStateError, match=rf"^Invoice INV-2026-000042 is {status.value}; "
+                       rf"it cannot take {what}\.$"):
+        apply(draft(status=status), Decimal("1.00"))
+
+
+def test_a_payment_over_the_balance_names_the_payment():
+    with pytest.raises(InvoiceStateError, match=r"^A payment to INV-2026-000042 must be between "
+                       r"0\.01 and its balance due\.$"):
+        apply_payment(draft(), Decimal("37.51"))
+
+
+# Reversals: 37.50 invoice; what was paid or credited goes back and the status follows.
+@pytest.mark.parametrize(("status", "paid", "credit", "amount", "after", "left"), [
+    (InvoiceStatus.PAID, "37.50", "0.00", "37.50", InvoiceStatus.OPEN, "0.00"),
+    (InvoiceStatus.PAID, "37.50", "0.00", "0.01", InvoiceStatus.PARTIALLY_PAID, "37.49"),
+    (InvoiceStatus.PARTIALLY_PAID, "10.00", "0.00", "10.00", InvoiceStatus.OPEN, "0.00"),
+    # the credit stays applied, so the invoice stays part-paid
+    (InvoiceStatus.PAID, "32.50", "5.00", "32.50", InvoiceStatus.PARTIALLY_PAID, "0.00"),
+])
+def test_a_payment_coming_back_reopens_the_invoice(status, paid, credit, amount, after, left):
+    invoice = draft(status=status, paid=paid, credit=credit)
+    reverse_payment(invoice, Decimal(amount))
+    assert (invoice.status, invoice.amount_paid, invoice.credit_applied) == (
+        after, Decimal(left), Decimal(credit))
+
+
+@pytest.mark.parametrize(("status", "paid", "amount"), [
+    (InvoiceStatus.PARTIALLY_PAID, "10.00", "10.01"),  # more than was paid
+    (InvoiceStatus.PARTIALLY_PAID, "10.00", "0.00"),
+    (InvoiceStatus.PARTIALLY_PAID, "10.00", "-1.00"),
+    (InvoiceStatus.OPEN, "0.00", "0.01"),
+    (InvoiceStatus.VOID, "10.00", "10.00"),           # a void invoice keeps what it has
+])
+def test_only_what_was_paid_can_come_back(status, paid, amount):
+    invoice = draft(status=status, paid=paid)
+    with pytest.raises(InvoiceStateError,
+                       match=rf"^{amount} was not paid on invoice INV-2026-000042\.$"):
+        reverse_payment(invoice, Decimal(amount))
+    assert (invoice.status, invoice.amount_paid) == (status, Decimal(paid))
+
+
+@pytest.mark.parametrize(("status", "paid", "credit", "amount", "after", "left"), [
+    (InvoiceStatus.PAID, "0.00", "37.50", "37.50", InvoiceStatus.OPEN, "0.00"),
+    (InvoiceStatus.PAID, "0.00", "37.50", "0.01", InvoiceStatus.PARTIALLY_PAID, "37.49"),
+    (InvoiceStatus.PARTIALLY_PAID, "0.00", "5.00", "5.00", InvoiceStatus.OPEN, "0.00"),
+    (InvoiceStatus.PAID, "30.00", "7.50", "7.50", InvoiceStatus.PARTIALLY_PAID, "0.00"),
+])
+def test_credit_taken_off_reopens_the_invoice(status, paid, credit, amount, after, left):
+    invoice = draft(status=status, paid=paid, credit=credit)
+    reverse_credit(invoice, Decimal(amount))
+    assert (invoice.status, invoice.credit_applied, invoice.amount_paid) == (
+        after, Decimal(left), Decimal(paid))
+
+
+@pytest.mark.parametrize(("status", "credit", "amount"), [
+    (InvoiceStatus.PARTIALLY_PAID, "5.00", "5.01"),
+    (InvoiceStatus.PARTIALLY_PAID, "5.00", "0.00"),
+    (InvoiceStatus.PARTIALLY_PAID, "5.00", "-5.00"),
+    (InvoiceStatus.OPEN, "0.00", "0.01"),
+    (InvoiceStatus.VOID, "5.00", "5.00"),
+])
+def test_only_credit_that_was_applied_can_be_taken_off(status, credit, amount):
+    invoice = draft(status=status, credit=credit)
+    with pytest.raises(InvoiceStateError, match=rf"^{amount} of credit was not applied on "
+                       r"invoice INV-2026-000042\.$"):
+        reverse_credit(invoice, Decimal(amount))
+    assert (invoice.status, invoice.credit_applied) == (status, Decimal(credit))

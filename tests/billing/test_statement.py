@@ -8,8 +8,10 @@ from app.billing.engine import run_billing
 from app.billing.models import Invoice, InvoiceStatus
 from app.billing.rating import Period
 from app.billing.statement import aging, build_statement, default_range
-from app.credit.services import apply_credit, issue_credit_note
+from app.credit.services import apply_credit, create_credit, issue_credit_note
 from app.extensions import db
+from app.ledger.models import CreditSource, LedgerEntry
+from app.ledger.services import reverse_entry
 from app.payments.models import Payment, PaymentStatus
 from app.payments.services import create_payment, return_payment
 
@@ -277,3 +279,26 @@ def test_aging_adds_up_invoices_of_a_bucket_down_to_the_cent(ledgers):
     mine.invoice(date(2026, 6, 2), "20.00", due=date(2026, 6, 25))
     mine.invoice(date(2026, 6, 3), "0.01", due=date(2026, 6, 29))
     assert aging_of(mine.account) == only("1–30 days", "20.51")
+
+
+def test_credit_rows_are_named_by_their_source_and_reversal(ledgers):
+    """A credit note and returned credit, each taken back the next day, and an overpayment
+    (its credit is inside the payment row, never a row of its own)."""
+    mine, _ = ledgers
+    note = mine.credit_note(date(2026, 4, 1), "10.00")
+    lot = db.session.scalar(select(LedgerEntry).where(LedgerEntry.credit_note_id == note.id))
+    reverse_entry(lot, effective_on=date(2026, 4, 2))
+    returned = create_credit(mine.account, Decimal("3.00"), CreditSource.RETURNED_CREDIT,
+                             effective_on=date(2026, 4, 3), reference="RC-1")
+    reverse_entry(returned, effective_on=date(2026, 4, 4), memo="Taken back")
+    mine.payment(date(2026, 4, 5), "20.00")  # nothing to pay: all of it becomes credit
+    statement = build_statement(mine.account, date(2026, 4, 1), date(2026, 4, 30))
+    assert [(r.day.day, r.kind, r.description, r.debit, r.credit, r.balance)
+            for r in statement.rows] == [
+        (1, "Credit note", "Goodwill credit", 0, Decimal("10.00"), Decimal("-10.00")),
+        (2, "Credit note reversed", "Goodwill credit", Decimal("10.00"), 0, Decimal("0.00")),
+        (3, "Credit", "Returned credit", 0, Decimal("3.00"), Decimal("-3.00")),
+        (4, "Credit reversed", "Taken back", Decimal("3.00"), 0, Decimal("0.00")),
+        (5, "Payment", "ACH •••• 6789", 0, Decimal("20.00"), Decimal("-20.00")),
+    ]
+    assert statement.closing == Decimal("-20.00")
