@@ -26,6 +26,7 @@ def money(amount: Decimal, currency: str) -> str:
                                                      currency_digits=True)
 
 
+@lru_cache(maxsize=4096)  # the billing run writes the same few dates on many lines
 def medium_date(value: date | datetime) -> str:
     """A date as people read it on every page and PDF: "Nov 1, 2026". Files that programs read
     (CSV, URLs, `<time datetime>`) keep ISO dates."""

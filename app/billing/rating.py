@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from app.billing.cutover import first_engine_period_start
 from app.billing.models import BillingCycle, ChargeModel, ChargeType
+from app.formatting import medium_date
 from app.money import round_money
 
 ONE_DAY = timedelta(days=1)
@@ -147,10 +148,6 @@ def _term_containing(terms: Terms, day: date) -> tuple[date, date]:
             _add_years(terms.start_date, years + 1) - ONE_DAY)
 
 
-def _fmt(day: date) -> str:
-    return f"{day:%b} {day.day}, {day.year}"
-
-
 def _line(terms: Terms, charge_type: ChargeType, description: str, quantity, unit_price,
           amount, start: date, end: date) -> DraftLine:
     return DraftLine(
@@ -209,8 +206,9 @@ def _running_term_line(terms: Terms, period: Period) -> list[DraftLine]:
     if not quantity:
         return []
     return [_line(terms, ChargeType.PRORATION,
-                  f"{quantity} × {terms.name}, annual term {_fmt(term_start)} – "
-                  f"{_fmt(term_end)}: {days} of {term_days} days from {_fmt(period.start)}",
+                  f"{quantity} × {terms.name}, annual term {medium_date(term_start)} – "
+                  f"{medium_date(term_end)}: {days} of {term_days} days from "
+                  f"{medium_date(period.start)}",
                   quantity, price, quantity * price * days / term_days, period.start, term_end)]
 
 
@@ -240,7 +238,7 @@ def proration_lines(terms: Terms, period: Period, first_invoice: bool = False) -
         if quantity:
             lines.append(_line(
                 terms, ChargeType.PRORATION,
-                f"Started {_fmt(terms.start_date)}: {quantity} × {days} of "
+                f"Started {medium_date(terms.start_date)}: {quantity} × {days} of "
                 f"{period.previous_days} days", quantity, price,
                 quantity * price * days / period.previous_days, terms.start_date, last))
     for change in terms.changes:
@@ -259,7 +257,7 @@ def proration_lines(terms: Terms, period: Period, first_invoice: bool = False) -
         days = (end - day).days + 1
         lines.append(_line(
             terms, ChargeType.PRORATION,
-            f"Changed {_fmt(day)}: {old_quantity} → {change.quantity} at "
+            f"Changed {medium_date(day)}: {old_quantity} → {change.quantity} at "
             f"{change.unit_price.normalize():f}, {days} of {span_days} days",
             change.quantity - old_quantity, change.unit_price,
             delta * days / span_days, day, end))
@@ -271,7 +269,7 @@ def proration_lines(terms: Terms, period: Period, first_invoice: bool = False) -
         if quantity and days:
             lines.append(_line(
                 terms, ChargeType.PRORATION,
-                f"Ended {_fmt(ended)}: credit for {days} of {span_days} days",
+                f"Ended {medium_date(ended)}: credit for {days} of {span_days} days",
                 -quantity, price, -quantity * price * days / span_days,
                 ended + ONE_DAY, end))
     return lines
@@ -283,7 +281,8 @@ def usage_line(terms: Terms, period: Period, usage: Decimal) -> list[DraftLine]:
         return []
     _, price = terms.on(period.previous_end)
     return [_line(terms, ChargeType.USAGE,
-                  f"Usage {_fmt(period.previous_start)} – {_fmt(period.previous_end)}",
+                  f"Usage {medium_date(period.previous_start)} – "
+                  f"{medium_date(period.previous_end)}",
                   usage, price, usage * price, period.previous_start, period.previous_end)]
 
 
