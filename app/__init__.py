@@ -46,13 +46,25 @@ def create_app(config: object | None = None) -> Flask:
 
     init_url_converters(app)
 
-    from app import accounts, billing, dashboard, demo, health, kb, reconcile, search
+    from app import (
+        accounts,
+        billing,
+        credit,
+        dashboard,
+        demo,
+        health,
+        kb,
+        payments,
+        reconcile,
+        search,
+    )
     from app.billing import legacy_cli
     from app.payments.gateways import cli as payment_keys_cli
+    from app.payments.gateways import hosted_pages
 
-    for module in (accounts, billing, legacy_cli, dashboard, demo, health, kb, search):
+    for module in (accounts, billing, legacy_cli, credit, dashboard, demo, health, kb, payments,
+                   search, payment_keys_cli, hosted_pages):
         app.register_blueprint(module.bp)
-    app.register_blueprint(payment_keys_cli.bp)
     reconcile.init_app(app)
 
     from app.errors import init_errors

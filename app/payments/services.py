@@ -4,6 +4,8 @@ state it starts from and raises PaymentStateError (409) otherwise:
     processing → succeeded (ACH settled) | failed (never collected) | returned (came back
                  before it settled: the sandbox decides settle-or-return on the settlement day)
     succeeded  → returned (an ACH return after settlement)
+    unknown    → failed (the gateway never made the charge) | succeeded | processing (it did:
+                 `flask payments settle` asks the gateway by the payment's idempotency key)
 
 A payment's money is in the ledger: a `payment` entry for what was received, an `allocation`
 per invoice it pays and an overpayment `credit` for the rest — posted when the payment is
@@ -36,7 +38,11 @@ class PaymentStateError(DomainError):
     status = 409
 
 
-STARTING_STATES = (PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED, PaymentStatus.FAILED)
+STARTING_STATES = (PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED, PaymentStatus.FAILED,
+                   PaymentStatus.UNKNOWN)
+# A payment in these states holds its invoices ("payment processing"): the money is on its way
+# or the gateway has not told us yet.
+IN_FLIGHT = (PaymentStatus.PROCESSING, PaymentStatus.UNKNOWN)
 
 
 def new_payment_reference() -> str:
@@ -69,8 +75,12 @@ def create_payment(
     amount: Decimal | None = None,
     gateway_reference: str | None = None,
     failure_reason: str | None = None,
+    method_id: int | None = None,
+    idempotency_key: str | None = None,
+    retry_of_id: int | None = None,
 ) -> Payment:
-    """A payment as the gateway answered it (`succeeded`, `processing`, or `failed`), paying
+    """A payment as the gateway answered it (`succeeded`, `processing`, `failed`, or `unknown`
+    when it did not answer), paying
     `allocations`; `amount` (default: their sum) may be more, and the rest becomes credit.
 
     Raises DomainError for an amount of zero or less, an invoice of another account or
@@ -98,6 +108,7 @@ def create_payment(
         reference=new_payment_reference(), account_id=account_id, amount=amount,
         currency=currency, method_label=method_label, status=status, received_on=received_on,
         gateway_reference=gateway_reference, failure_reason=failure_reason,
+        method_id=method_id, idempotency_key=idempotency_key, retry_of_id=retry_of_id,
     )
     db.session.add(payment)
     db.session.flush()
@@ -169,9 +180,9 @@ def _unwind(payment: Payment, on: date, memo: str) -> None:
 
 
 def fail_payment(payment: Payment, reason: str, *, on: date) -> Payment:
-    """processing → failed: the money was never collected; the invoices reopen. Raises
+    """processing/unknown → failed: the money was never collected; the invoices reopen. Raises
     PaymentStateError otherwise."""
-    payment = _transition(payment, (PaymentStatus.PROCESSING,), PaymentStatus.FAILED)
+    payment = _transition(payment, IN_FLIGHT, PaymentStatus.FAILED)
     _unwind(payment, on, f"Failed: {reason}")
     payment.status = PaymentStatus.FAILED
     payment.failure_reason = reason
@@ -204,10 +215,11 @@ def invoice_allocations(payment: Payment) -> list[LedgerEntry]:
 
 
 def processing_invoice_ids(account_id: int) -> set[int]:
-    """Invoices held by an ACH payment that has not settled yet ("payment processing")."""
+    """Invoices held by a payment still in flight: an ACH payment that has not settled yet, or
+    one the gateway has not answered for ("payment processing")."""
     return set(db.session.scalars(
         select(LedgerEntry.invoice_id)
         .join(Payment, Payment.id == LedgerEntry.payment_id)
         .where(LedgerEntry.kind == EntryKind.ALLOCATION, Payment.account_id == account_id,
-               Payment.status == PaymentStatus.PROCESSING)
+               Payment.status.in_(IN_FLIGHT))
     ))
