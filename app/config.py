@@ -81,6 +81,14 @@ class Config:
         "PAYMENTS_ENCRYPTION_KEYS", DEVELOPMENT_PAYMENTS_ENCRYPTION_KEY
     )
 
+    # Who issues the invoices and collects the payments: printed on invoices, receipts and the
+    # ACH debit authorisation.
+    ISSUER_NAME = os.environ.get("ISSUER_NAME", "Northgate Cloud Distribution Inc.")
+    ISSUER_ADDRESS = os.environ.get(
+        "ISSUER_ADDRESS", "1200 Harbor Avenue, Suite 400, Seattle, WA 98101, United States"
+    )
+    ISSUER_TAX_ID = os.environ.get("ISSUER_TAX_ID", "EIN 91-1144442")
+
     # Request size (SPEC §14): a larger body gets a 413 page before it is read. The whole
     # request may carry a 10 MB document and the form around it; a form's text (an urlencoded
     # body, or a text part of a multipart one) is far smaller; so is the number of its parts.
