@@ -36,12 +36,12 @@ def test_payments_returns_and_credit_are_rows_with_a_running_balance(billing):
     db.session.commit()
 
     statement = build_statement(account, date(2026, 1, 1), date(2026, 3, 31))
-    assert [(r.kind, r.debit, r.credit, r.balance) for r in statement.rows] == [
+    assert [(r.label, r.debit, r.credit, r.balance) for r in statement.rows] == [
         ("Invoice", Decimal("12.50"), 0, Decimal("12.50")),
         ("Payment", 0, Decimal("15.00"), Decimal("-2.50")),
         ("Invoice", Decimal("12.50"), 0, Decimal("10.00")),
         ("Payment", 0, Decimal("12.50"), Decimal("-2.50")),
-        ("Return", Decimal("12.50"), 0, Decimal("10.00")),
+        ("Payment returned (R01 Insufficient funds)", Decimal("12.50"), 0, Decimal("10.00")),
         ("Credit note", 0, Decimal("4.00"), Decimal("6.00")),
         ("Invoice", Decimal("12.50"), 0, Decimal("18.50")),
     ]
@@ -66,4 +66,5 @@ def test_the_statement_csv_lists_the_return(billing, factory, login):
     client = login(factory.user(Role.VIEWER, account=account))
     body = client.get("/billing/statement.csv?from=2026-01-01&to=2026-01-31").get_data(
         as_text=True)
-    assert f"2026-01-14,Return,{ach.reference},Returned R01: Insufficient funds,12.50,," in body
+    assert (f"2026-01-14,Payment returned (R01 Insufficient funds),{ach.reference},"
+            "ACH •••• 2227,12.50,,") in body
