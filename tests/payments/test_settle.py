@@ -179,6 +179,24 @@ def test_each_sandbox_account_gives_its_outcome(app, shop, number, status, code,
     assert check_all() == []
 
 
+def test_two_returns_of_one_closed_account_turn_it_off_once(app, shop):
+    run_billing(Period.parse("2026-11"))
+    november = db.session.scalar(select(Invoice).where(Invoice.id != shop.invoice.id))
+    method = bank_account(shop.account, shop.admin, R02)
+    first = pay(method, [(shop.invoice, Decimal("12.50"))])
+    second = pay(method, [(november, Decimal("12.50"))])
+    db.session.commit()
+    result = settle(app)
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(
+        "0 settled, 2 returned (R02 Account closed), 0 unknown resolved, "
+        "0 bank accounts expired, 1 bank account turned off\n")
+    assert {first.status, second.status} == {PaymentStatus.RETURNED}
+    assert [e["method_id"] for e in events_of("payment_method.disabled")] == [method.id]
+    assert f"Payment {first.reference}, return code R02." in method.disabled_reason
+    assert check_all() == []
+
+
 def test_a_return_reopens_every_invoice_and_takes_back_the_overpayment(app, shop, billing):
     run_billing(Period.parse("2026-11"))
     november = db.session.scalar(select(Invoice).where(Invoice.id != shop.invoice.id))
