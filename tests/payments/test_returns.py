@@ -3,6 +3,7 @@ most R01_MAX_RETRIES times, until R01_RETRY_WINDOW_DAYS have passed since its fi
 with a bank account that can still be charged, for what its invoices still owe. The rules as a
 table, the service, the receipt's fragment, and the route for every role and a second tenant."""
 
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from flask import render_template
 from sqlalchemy import func, select
 
 from app import create_app
-from app.accounts.models import Role
+from app.accounts.models import Role, User
 from app.billing.engine import run_billing
 from app.billing.models import Invoice, InvoiceStatus
 from app.billing.rating import Period
@@ -416,3 +417,36 @@ def test_the_route_needs_the_csrf_token(app, search_index_dir):
     with csrf_app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_two_retries_at_once_charge_once(app, shop):
+    payment_id = shop.returned().id
+    user_id = shop.users[Role.BILLING].id
+    db.session.commit()
+    barrier, outcomes = threading.Barrier(2), []
+
+    def click() -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                retry_payment(db.session.get(Payment, payment_id),
+                              user=db.session.get(User, user_id), today=RETURNED_ON)
+                db.session.commit()
+                outcomes.append("retried")
+            except RetryRefused as refused:
+                db.session.rollback()
+                outcomes.append(refused.message)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    db.session.expire_all()
+    (retry,) = retries()
+    assert sorted(outcomes) == sorted(
+        ["retried", f"This payment was presented again as {retry.reference}."])
+    assert charges() == 2 and check_all() == []

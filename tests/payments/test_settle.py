@@ -22,7 +22,14 @@ from app.ledger.models import EntryKind, LedgerEntry
 from app.payments.gateways.base import EventType
 from app.payments.gateways.sandbox_models import SandboxCharge, SandboxEvent
 from app.payments.models import MethodStatus, Payment, PaymentStatus
-from app.payments.services import fail_payment, processing_invoice_ids
+from app.payments.services import (
+    PaymentStateError,
+    confirm_unknown_payment,
+    create_payment,
+    fail_payment,
+    processing_invoice_ids,
+    resume_unknown_payment,
+)
 from app.payments.settlement import (
     EventResult,
     handle_gateway_event,
@@ -484,3 +491,17 @@ def test_each_event_is_acknowledged_in_the_transaction_that_applies_it(app, shop
     assert db.session.scalar(select(Payment.status)) == PaymentStatus.PROCESSING
     assert [e.type for e in gateway.pending_events()] == [EventType.CHARGE_SETTLED]
     assert outcome.result == EventResult.SETTLED
+
+
+@pytest.mark.parametrize("status", [PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED,
+                                    PaymentStatus.FAILED])
+@pytest.mark.parametrize("transition", [confirm_unknown_payment, resume_unknown_payment])
+def test_only_an_unknown_payment_is_confirmed_or_resumed(shop, status, transition):
+    payment = create_payment(account_id=shop.account.id, currency="USD", method_label="Card",
+                             allocations=[(shop.invoice, Decimal("1.00"))], received_on=FRIDAY,
+                             status=status, failure_reason="Declined")
+    target = "succeeded" if transition is confirm_unknown_payment else "processing"
+    with pytest.raises(PaymentStateError) as refused:
+        transition(payment)
+    assert refused.value.message == (
+        f"Payment {payment.reference} is {status.value}; it cannot become {target}.")
