@@ -22,7 +22,9 @@ from app.ledger.models import CreditSource, EntryKind, LedgerEntry
 from app.money import ZERO
 from app.payments.models import Payment, PaymentStatus
 
-HOLDING = (PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED)
+# Payments whose money the ledger holds: received, on its way (ACH), or charged without an
+# answer from the gateway yet (`unknown`, held until `flask payments settle` asks it).
+HOLDING = (PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED, PaymentStatus.UNKNOWN)
 
 
 def _money(value) -> Decimal:

@@ -247,7 +247,7 @@ def statement_csv(statement: Statement) -> str:
     cur = statement.currency
     rows = [[statement.date_from.isoformat(), "Opening balance", "", "", "", "",
              f"{statement.opening:.2f}", cur]]
-    rows += [[row.day.isoformat(), row.kind, row.reference, safe_cell(row.description),
+    rows += [[row.day.isoformat(), row.label, row.reference, safe_cell(row.description),
               f"{row.debit:.2f}" if row.debit else "", f"{row.credit:.2f}" if row.credit else "",
               f"{row.balance:.2f}", cur] for row in statement.rows]
     rows.append([statement.date_to.isoformat(), "Closing balance", "", "", "", "",
@@ -266,17 +266,19 @@ def statement_pdf(statement: Statement) -> bytes:
     pdf.line_text(date_range(statement.date_from, statement.date_to))
     pdf.ln(3)
     pdf.set_fill_color(238, 242, 247)
-    pdf.row([("Date", 25, "L"), ("Type", 22, "L"), ("Reference", 38, "L"),
-             ("Debit", 33, "R"), ("Credit", 33, "R"), ("Balance", 39, "R")], bold=True, fill=True)
-    pdf.row([(medium_date(statement.date_from), 25, "L"), ("Opening balance", 93, "L"),
-             ("", 33, "R"), (money(statement.opening, cur), 39, "R")], bold=True)
+    pdf.row([("Date", 24, "L"), ("Type", 46, "L"), ("Reference", 30, "L"),
+             ("Debit", 30, "R"), ("Credit", 30, "R"), ("Balance", 30, "R")], bold=True, fill=True)
+    pdf.row([(medium_date(statement.date_from), 24, "L"), ("Opening balance", 76, "L"),
+             ("", 60, "R"), (money(statement.opening, cur), 30, "R")], bold=True)
     for row in statement.rows:
-        pdf.row([(medium_date(row.day), 25, "L"), (row.kind, 22, "L"), (row.reference, 38, "L"),
-                 (money(row.debit, cur) if row.debit else "", 33, "R"),
-                 (money(row.credit, cur) if row.credit else "", 33, "R"),
-                 (money(row.balance, cur), 39, "R")])
-    pdf.row([(medium_date(statement.date_to), 25, "L"), ("Closing balance", 93, "L"),
-             ("", 33, "R"), (money(statement.closing, cur), 39, "R")], bold=True)
+        pdf.row([(medium_date(row.day), 24, "L"), (row.kind, 46, "L"), (row.reference, 30, "L"),
+                 (money(row.debit, cur) if row.debit else "", 30, "R"),
+                 (money(row.credit, cur) if row.credit else "", 30, "R"),
+                 (money(row.balance, cur), 30, "R")])
+        if row.detail:  # "R01 Insufficient funds", under the type
+            pdf.row([("", 24, "L"), (row.detail, 0, "L")])
+    pdf.row([(medium_date(statement.date_to), 24, "L"), ("Closing balance", 76, "L"),
+             ("", 60, "R"), (money(statement.closing, cur), 30, "R")], bold=True)
     pdf.ln(4)
     pdf.line_text("Aging of unpaid invoices", size=11, bold=True, height=7)
     for label, amount in statement.aging:

@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("payments", __name__, url_prefix="/billing", cli_group="payments")
 
-from app.payments import cli, method_routes, routes  # noqa: E402, F401
+from app.payments import cli, method_routes, routes, settlement_routes  # noqa: E402, F401

@@ -4,8 +4,10 @@ state it starts from and raises PaymentStateError (409) otherwise:
     processing → succeeded (ACH settled) | failed (never collected) | returned (came back
                  before it settled: the sandbox decides settle-or-return on the settlement day)
     succeeded  → returned (an ACH return after settlement)
-    unknown    → failed (the gateway never made the charge) | succeeded | processing (it did:
-                 `flask payments settle` asks the gateway by the payment's idempotency key)
+    unknown    → failed (the gateway never made the charge, or declined it) | succeeded
+                 (`confirm_unknown_payment`: it took the charge) | processing
+                 (`resume_unknown_payment`: it took an ACH debit that has not settled yet);
+                 `flask payments settle` asks the gateway by the payment's idempotency key
 
 A payment's money is in the ledger: a `payment` entry for what was received, an `allocation`
 per invoice it pays and an overpayment `credit` for the rest — posted when the payment is
@@ -159,6 +161,31 @@ def settle_payment(payment: Payment, *, on: date) -> Payment:
                       reference=payment.reference, memo="Settled", payment_id=payment.id)
     db.session.flush()
     _event("succeeded", payment)
+    return payment
+
+
+def confirm_unknown_payment(payment: Payment, *, gateway_reference: str | None = None
+                            ) -> Payment:
+    """unknown → succeeded: the gateway did take a charge it had not answered for (a card).
+    Its ledger entries were posted when the payment was made, so only the state changes.
+    Raises PaymentStateError otherwise."""
+    payment = _transition(payment, (PaymentStatus.UNKNOWN,), PaymentStatus.SUCCEEDED)
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.gateway_reference = gateway_reference or payment.gateway_reference
+    db.session.flush()
+    _event("succeeded", payment)
+    return payment
+
+
+def resume_unknown_payment(payment: Payment, *, gateway_reference: str | None = None
+                           ) -> Payment:
+    """unknown → processing: the gateway did take an ACH debit it had not answered for; it
+    settles or comes back like any other (`settle_payment`, `return_payment`). Raises
+    PaymentStateError otherwise."""
+    payment = _transition(payment, (PaymentStatus.UNKNOWN,), PaymentStatus.PROCESSING)
+    payment.status = PaymentStatus.PROCESSING
+    payment.gateway_reference = gateway_reference or payment.gateway_reference
+    db.session.flush()
     return payment
 
 

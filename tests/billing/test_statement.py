@@ -203,7 +203,7 @@ def test_void_invoices_are_nowhere(ledgers):
     (PaymentStatus.FAILED, None, "100.00", [], "135.00", "100.00"),
     (PaymentStatus.PROCESSING, None, "0.00", [], "35.00", "0"),
     (PaymentStatus.SUCCEEDED, date(2026, 4, 20), "0.00",
-     [("Return", Decimal("100.00"), 0)], "135.00", "100.00"),
+     [("Payment returned (R01 Insufficient funds)", Decimal("100.00"), 0)], "135.00", "100.00"),
 ])
 def test_what_a_payment_that_did_not_succeed_leaves_owed(ledgers, status, returned_on, opening,
                                                         first_rows, closing, late):
@@ -214,7 +214,7 @@ def test_what_a_payment_that_did_not_succeed_leaves_owed(ledgers, status, return
     mine.payment(date(2026, 4, 16), "25.00", second)
     statement = build_statement(mine.account, date(2026, 3, 1), AS_OF)
     assert statement.opening == Decimal(opening)
-    assert [(r.kind, r.debit, r.credit) for r in statement.rows] == [
+    assert [(r.label, r.debit, r.credit) for r in statement.rows] == [
         ("Invoice", Decimal("60.00"), 0), ("Payment", 0, Decimal("25.00")), *first_rows]
     assert statement.closing == Decimal(closing)
     assert aging_of(mine.account) == {"Current": Decimal("35.00"), "1–30 days": 0,

@@ -67,3 +67,15 @@ def test_a_tampered_payment_is_named(app, books):
     assert result.exit_code == 1
     assert (f"Payment {payment.reference} (failed): the ledger holds 10.00 received, "
             "expected 0.00.") in result.stderr
+
+
+def test_a_payment_the_gateway_has_not_answered_for_is_held(app, books):
+    """An `unknown` payment holds its invoices (and its money in the ledger) until the
+    gateway is asked: consistent, not a difference."""
+    march, _ = books
+    create_payment(account_id=march.account_id, currency="USD", method_label="ACH •••• 6789",
+                   allocations=[(march, Decimal("5.00"))], received_on=date(2026, 3, 20),
+                   status=PaymentStatus.UNKNOWN, idempotency_key="unanswered")
+    db.session.commit()
+    result = check(app)
+    assert result.exit_code == 0, result.output + result.stderr

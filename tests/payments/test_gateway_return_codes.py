@@ -17,6 +17,10 @@ from app.payments.gateways.ach_returns import (
         ("R02", True, False, "closed"),
         ("R03", True, False, "could not find"),
         ("R04", True, False, "not valid"),
+        ("R08", False, False, "stop this payment"),
+        ("R09", False, False, "not available yet"),
+        ("R16", True, False, "frozen"),
+        ("R20", True, False, "cannot be debited"),
         ("R29", True, False, "not to accept"),
     ],
 )
@@ -31,15 +35,17 @@ def test_each_return_code_is_explained_and_says_whether_the_account_stays(
     assert ("turned this bank account off" in entry.explanation) is disables_method
 
 
-def test_the_table_holds_exactly_the_codes_the_spec_names():
-    assert sorted(RETURN_CODES) == ["R01", "R02", "R03", "R04", "R29"]
+def test_the_table_holds_the_codes_the_spec_names_and_other_company_account_returns():
+    assert sorted(RETURN_CODES) == ["R01", "R02", "R03", "R04", "R08", "R09", "R16", "R20",
+                                    "R29"]
+    assert [code for code, entry in RETURN_CODES.items() if entry.retryable] == ["R01"]
 
 
 def test_a_code_missing_from_the_table_turns_the_account_off_and_names_the_code():
-    entry = describe_return("R16")
+    entry = describe_return("R17")
     assert entry.disables_method
     assert not entry.retryable
-    assert "R16" in entry.explanation
+    assert "R17" in entry.explanation
 
 
 def test_r01_retry_rule_is_the_specs():

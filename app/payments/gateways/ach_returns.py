@@ -1,6 +1,8 @@
 """ACH return codes (NACHA "R-codes"): what each means for a reseller in plain words, and
 whether the bank account may be used again. Pages, e-mails and Help Center articles read this
-table; nothing else should spell out an R-code."""
+table (the `ach-returns` article is checked against it); nothing else should spell out an
+R-code. The codes are those a debit of a company's account (CCD) comes back with; a code that
+is not here gets `describe_return`'s cautious general entry."""
 
 from dataclasses import dataclass
 
@@ -61,6 +63,51 @@ RETURN_CODES: dict[str, ReturnCode] = {
                 "Your bank says the account number is not valid. We turned this bank account "
                 "off; check the number with your bank and add the account again, or pay with "
                 "another method."
+            ),
+            disables_method=True,
+            retryable=False,
+        ),
+        ReturnCode(
+            code="R08",
+            title="Payment stopped",
+            explanation=(
+                "Your bank returned the payment because your company asked it to stop this "
+                "payment. Your bank account stays on file: if the stop was a mistake, pay "
+                "again, or pay with another method."
+            ),
+            disables_method=False,
+            retryable=False,
+        ),
+        ReturnCode(
+            code="R09",
+            title="Funds not yet available",
+            explanation=(
+                "Your bank returned the payment because the money in the account was not "
+                "available yet when we collected (deposits had not cleared). Your bank account "
+                "stays on file: pay again once the funds are available, or pay with another "
+                "method."
+            ),
+            disables_method=False,
+            retryable=False,
+        ),
+        ReturnCode(
+            code="R16",
+            title="Account frozen",
+            explanation=(
+                "Your bank returned the payment because the account is frozen. We turned this "
+                "bank account off; ask your bank about the account and add it again once it "
+                "can be debited, or pay with another method."
+            ),
+            disables_method=True,
+            retryable=False,
+        ),
+        ReturnCode(
+            code="R20",
+            title="Account does not allow debits",
+            explanation=(
+                "Your bank returned the payment because this account cannot be debited (some "
+                "savings accounts cannot). We turned this bank account off; add a checking "
+                "account or pay with another method."
             ),
             disables_method=True,
             retryable=False,
