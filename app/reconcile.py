@@ -22,7 +22,9 @@ from app.ledger.models import CreditSource, EntryKind, LedgerEntry
 from app.money import ZERO
 from app.payments.models import Payment, PaymentStatus
 
-HOLDING = (PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED)
+# Payments whose money the ledger holds: received, on its way, or not answered for yet (an
+# `unknown` payment holds its invoices until the gateway tells what became of it).
+HOLDING = (PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED, PaymentStatus.UNKNOWN)
 
 
 def _money(value) -> Decimal:
