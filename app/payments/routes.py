@@ -11,7 +11,7 @@ from app.accounts.models import Account
 from app.billing.models import Invoice
 from app.credit.services import credit_balance
 from app.extensions import db
-from app.formatting import medium_date, money
+from app.formatting import money
 from app.money import ZERO
 from app.payments import bp, methods, pay
 from app.payments.gateways.base import MethodKind
@@ -29,7 +29,6 @@ from app.payments.receipts import (
     STATUS_LABELS,
     PaymentFilters,
     build_receipt,
-    expected_settlement,
     get_payment_or_404,
     list_payments,
     method_choices,
@@ -274,6 +273,7 @@ def pay_confirm():
 
 
 def _outcome_message(confirmation: pay.Confirmation) -> tuple[str, str]:
+    """A line above the receipt saying what the confirmation did (the receipt says the rest)."""
     payment = confirmation.payment
     if confirmation.replayed:
         return "This payment was confirmed already; nothing more was charged.", "info"
@@ -281,12 +281,9 @@ def _outcome_message(confirmation: pay.Confirmation) -> tuple[str, str]:
         return "Your credit paid the invoices; nothing was charged.", "success"
     amount = money(payment.amount, payment.currency)
     if payment.status.value == "processing":
-        settles_on = expected_settlement(payment)
-        return (f"Your bank payment of {amount} is processing. It is expected to settle on "
-                f"{medium_date(settles_on)}.", "info")
+        return f"Thank you: your bank payment of {amount} was submitted.", "success"
     if payment.status.value == "unknown":
-        return ("The payment processor has not confirmed your payment yet. You will not be "
-                "charged twice; it will be confirmed shortly.", "warning")
+        return f"Your payment of {amount} was submitted.", "info"
     return f"Thank you: your payment of {amount} succeeded.", "success"
 
 

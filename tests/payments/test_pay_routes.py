@@ -259,7 +259,7 @@ def test_a_bank_payment_is_processing(client, login, reseller):
                                                  method=bank))
     confirmed = client.post("/billing/pay/confirm", data={"draft": key})
     receipt = text(client.get(confirmed.headers["Location"]))
-    assert "Your bank payment of $37.50 is processing." in receipt
+    assert "Thank you: your bank payment of $37.50 was submitted." in receipt
     assert "Expected to settle" in receipt
     invoice = text(client.get(f"/billing/invoices/{reseller.invoices[0].number}"))
     assert "Payment processing" in invoice
