@@ -33,6 +33,7 @@ from app.billing.legacy import COLUMNS, import_rows
 from app.billing.models import Invoice, InvoiceLine
 from app.billing.rating import Period
 from app.extensions import db, limiter
+from app.payments.services import create_payment
 from tests.billing.factories import BillingFactory
 from tests.conftest import sign_in
 
@@ -95,6 +96,7 @@ class Seed:
     markers: list[str]  # text of the first tenant that the second must never see
     users: dict[str, object]
     real_values: list[str] = field(default_factory=list)
+    payment_ids: list[str] = field(default_factory=list)
 
 
 # Real values for each path variable name, from the seed. A new path variable fails the walk
@@ -104,6 +106,7 @@ PATH_VALUES = {
     "key": lambda seed: seed.customer_keys,
     "slug": lambda seed: ["getting-started", "payments", "marketplace-enhancements-april-2018"],
     "filename": lambda seed: ["css/portal.css", "js/portal.js"],
+    "payment_id": lambda seed: seed.payment_ids,
 }
 
 
@@ -132,9 +135,14 @@ def _seed(factory) -> Seed:
              for role in (Role.ADMIN, Role.BILLING, Role.VIEWER)}
     users[Role.STAFF] = factory.user(Role.STAFF)
     users["second tenant"] = factory.user(Role.ADMIN, account=other)
+    payment = create_payment(account_id=home.id, currency="USD", method_label="Bank transfer",
+                             allocations=[(invoice, Decimal("10.00"))],
+                             received_on=date(2026, 3, 9))
+    db.session.commit()
     markers = [home.legal_name, "Walked Hidden Customer", f"Customer of {home.number}",
-               home.number, invoice.number, "LEG-WALK-1"]
-    seed = Seed(invoice.number, "LEG-WALK-1", keys, markers, users)
+               home.number, invoice.number, "LEG-WALK-1", payment.reference]
+    seed = Seed(invoice.number, "LEG-WALK-1", keys, markers, users,
+                payment_ids=[str(payment.id)])
     seed.real_values = [invoice.number, "LEG-WALK-1", *keys, "getting-started", "payments",
                         "open", "overdue", "paid", "void", "all", "-total", "number", "2026-03-01",
                         "2026-03-31", "2017-05-01", "yes", "no", "invoice", "/billing/invoices"]
