@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from app.billing.models import Invoice
 from app.forms import Form, IntegerField
 from app.money import CENT, ZERO
+from app.payments.models import PaymentMethod
 from app.payments.pay import INVOICES, METHOD
 from app.payments.receipts import STATUS_FILTERS
 from app.web import parse_int
@@ -55,6 +56,7 @@ class PayForm(Form):
     method = RadioField("Pay with", choices=[], validate_choice=False)
 
     invoices: list[Invoice] = []
+    usable_methods: list[PaymentMethod] = []
 
     def pay_field(self, invoice: Invoice) -> BooleanField:
         return self[f"pay_{invoice.id}"]
@@ -118,9 +120,9 @@ class PayForm(Form):
         return None
 
 
-def pay_form(invoices: list[Invoice], method_choices: list[SelectChoice], **kwargs) -> PayForm:
-    """A PayForm for these invoices (in this order) and methods; `kwargs` go to the form
-    (`formdata`, `data`)."""
+def pay_form(invoices: list[Invoice], usable_methods: list[PaymentMethod], **kwargs) -> PayForm:
+    """A PayForm for these invoices (in this order) and the methods that can be charged;
+    `kwargs` go to the form (`formdata`, `data`)."""
     fields = {}
     for invoice in invoices:
         fields[f"pay_{invoice.id}"] = BooleanField(f"Pay {invoice.number}")
@@ -128,7 +130,9 @@ def pay_form(invoices: list[Invoice], method_choices: list[SelectChoice], **kwar
     form_class = type("InvoicesPayForm", (PayForm,), fields)
     form = form_class(**kwargs)
     form.invoices = invoices
-    form.method.choices = method_choices
+    form.usable_methods = usable_methods
+    form.method.choices = [SelectChoice(str(method.id), method.label)
+                           for method in usable_methods]
     return form
 
 

@@ -16,7 +16,7 @@ from app.money import ZERO
 from app.payments import bp, methods, pay
 from app.payments.gateways.base import MethodKind
 from app.payments.gateways.sandbox import ACH_SETTLEMENT_BUSINESS_DAYS
-from app.payments.models import PaymentDraft
+from app.payments.models import PaymentDraft, PaymentMethod
 from app.payments.pay_forms import (
     ConfirmForm,
     PayForm,
@@ -65,13 +65,8 @@ def _methods_page_url() -> str | None:
     return None
 
 
-def _method_choices(account: Account, today: date) -> list[SelectChoice]:
-    return [SelectChoice(str(method.id), method.label)
-            for method in methods.usable_methods(account.id, today)]
-
-
-def _default_method(account: Account, today: date) -> str | None:
-    usable = methods.usable_methods(account.id, today)
+def _default_method(usable: list[PaymentMethod]) -> str | None:
+    """The account's default method when it can be charged, or else the first that can."""
     default = next((m for m in usable if m.is_default), usable[0] if usable else None)
     return str(default.id) if default else None
 
@@ -81,6 +76,7 @@ def _draft_form(account: Account, draft: PaymentDraft, today: date, preselect: s
     """The pay form as the draft left it (its reviewed plan), or with the defaults: every
     payable invoice (or only `preselect`, an invoice number) at its balance due."""
     invoices = pay.payable_invoices(account.id)
+    usable = methods.usable_methods(account.id, today)
     data: dict = {"draft": draft.key}
     reviewed = {invoice_id: amount for invoice_id, amount in pay.draft_selections(draft)}
     if reviewed:
@@ -90,16 +86,15 @@ def _draft_form(account: Account, draft: PaymentDraft, today: date, preselect: s
             data[f"pay_{invoice.id}"] = invoice.id in reviewed
             data[f"amount_{invoice.id}"] = str(reviewed.get(invoice.id, invoice.balance_due))
         data["apply_credit"] = draft.apply_credit
-        data["method"] = str(draft.method_id) if draft.method_id else \
-            _default_method(account, today)
+        data["method"] = str(draft.method_id) if draft.method_id else _default_method(usable)
     else:
         numbers = {invoice.number for invoice in invoices}
         only = preselect if preselect in numbers else None
         for invoice in invoices:
             data[f"pay_{invoice.id}"] = only is None or invoice.number == only
             data[f"amount_{invoice.id}"] = str(invoice.balance_due)
-        data["method"] = _default_method(account, today)
-    return pay_form(invoices, _method_choices(account, today), formdata=None, data=data)
+        data["method"] = _default_method(usable)
+    return pay_form(invoices, usable, formdata=None, data=data)
 
 
 def _account_invoices(account_id: int, ids) -> list[Invoice]:
@@ -118,7 +113,7 @@ def _posted_form(account: Account, today: date) -> PayForm:
     named = posted_invoice_ids(request.form.keys()) - offered
     invoices = sorted(invoices + _account_invoices(account.id, named),
                       key=lambda invoice: (invoice.issue_date, invoice.id))
-    return pay_form(invoices, _method_choices(account, today))
+    return pay_form(invoices, methods.usable_methods(account.id, today))
 
 
 def _totals(account: Account, form: PayForm) -> dict:
@@ -145,8 +140,7 @@ def _form_page(account: Account, form: PayForm, today: date, *, notice: str | No
         "notice": notice,
         "methods_url": _methods_page_url(),
         "ach_days": ACH_SETTLEMENT_BUSINESS_DAYS,
-        "has_ach": any(method.kind == MethodKind.ACH
-                       for method in methods.usable_methods(account.id, today)),
+        "has_ach": any(method.kind == MethodKind.ACH for method in form.usable_methods),
     }
     return render(PAY_PAGE, "payments/_pay_form.html", step="form", **context), status
 
