@@ -186,6 +186,8 @@ def print_pay(pay: dict) -> None:
     print(f"\nPay flow: gunicorn {pay['workers']} workers, {pay['clients']} signed-in payers, "
           f"{pay['duration_s']:.0f} s, {pay['database']}: {pay['payments_per_second']} "
           f"payments/s ({pay['payments']} made), a whole payment p50 {pay['flow_ms']['p50']} ms")
+    print(f"  {pay['requests_per_second']} requests/s in all (4 a payment): "
+          f"{pay['requests_vs_healthz']} of /healthz")
     rows = []
     for name, row in pay["targets"].items():
         latency = row["latency_ms"]
