@@ -28,7 +28,8 @@ def payments(account) -> list[Payment]:
 
 def unpaid(account) -> list[Invoice]:
     return list(db.session.scalars(select(Invoice).where(
-        Invoice.account_id == account.id, Invoice.status != InvoiceStatus.PAID)))
+        Invoice.account_id == account.id, Invoice.status != InvoiceStatus.PAID)
+        .order_by(Invoice.issue_date)))
 
 
 def test_demo_payments_use_the_accounts_methods(billing, factory):
