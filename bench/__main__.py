@@ -17,6 +17,7 @@ from app.config import BASE_DIR
 from bench.billing import run_billing_bench
 from bench.corpus import generate_corpus
 from bench.pages import run_page_bench
+from bench.pay import run_pay_bench
 from bench.search import REAL_CONTENT_DIR, run_relevance, run_search_bench
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
@@ -39,6 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-pages", action="store_true", help="only the search benchmark")
     parser.add_argument("--skip-billing", action="store_true",
                         help="leave out the billing benchmark (PostgreSQL)")
+    parser.add_argument("--skip-pay", action="store_true", help="leave out the pay flow")
     parser.add_argument("--billing-accounts", type=int, default=None,
                         help="accounts of ~100 subscriptions each (default 1100; quick: 20)")
     parser.add_argument("--billing-months", type=int, default=None,
@@ -180,6 +182,27 @@ def print_billing(billing: dict) -> None:
     print(_table(["page", "req/s", "vs healthz", "p50 ms", "p95 ms", "p99 ms", "non-200"], rows))
 
 
+def print_pay(pay: dict) -> None:
+    print(f"\nPay flow: gunicorn {pay['workers']} workers, {pay['clients']} signed-in payers, "
+          f"{pay['duration_s']:.0f} s, {pay['database']}: {pay['payments_per_second']} "
+          f"payments/s ({pay['payments']} made), a whole payment p50 {pay['flow_ms']['p50']} ms")
+    print(f"  {pay['requests_per_second']} requests/s in all (4 a payment): "
+          f"{pay['requests_vs_healthz']} of /healthz")
+    rows = []
+    for name, row in pay["targets"].items():
+        latency = row["latency_ms"]
+        rows.append([name, row["requests"], row["rps"], row["rps_vs_healthz"], latency["p50"],
+                     latency["p95"], latency["p99"], row["p50_vs_healthz"]])
+    print(_table(["step", "requests", "req/s", "vs healthz", "p50 ms", "p95 ms", "p99 ms",
+                  "p50 vs healthz"], rows))
+    if pay["unexpected_answers"] or pay["connection_errors"]:
+        print(f"  unexpected answers {pay['unexpected_answers']} "
+              f"{pay['unexpected_samples']}, connection errors {pay['connection_errors']} "
+              f"{pay['error_samples']}")
+    if pay["gunicorn_log_tail"]:
+        print("  gunicorn log (errors seen):\n" + pay["gunicorn_log_tail"])
+
+
 def page_content_dir(relevance: dict | None, work_dir: Path, log=print) -> Path:
     """The real articles when they load; otherwise a small generated Help Center."""
     if relevance is None:  # not checked in this run: serve them if there are any
@@ -223,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
                 work / "pages", content_dir, args.duration, args.clients, args.workers
             ))
         database_url = os.environ.get("BENCH_DATABASE_URL")
+        if not args.skip_pay:
+            print("Pay flow benchmark")
+            _attempt(failures, results, "pay", lambda: run_pay_bench(
+                work / "pay", database_url, args.duration, args.clients, args.workers))
         if not args.skip_billing and database_url:
             print("Billing benchmark (PostgreSQL)")
             accounts = args.billing_accounts or (20 if args.quick else 1100)
@@ -253,12 +280,16 @@ def main(argv: list[str] | None = None) -> int:
         print_pages(results["pages"])
     if "billing" in results:
         print_billing(results["billing"])
+    if "pay" in results:
+        print_pay(results["pay"])
     for part, message in failures.items():
         print(f"\nFAILED: the {part} benchmark did not finish:\n{message}")
     print(f"\nFinished in {results['elapsed_s']:.0f} s; results in {args.output}")
     targets = [*results.get("pages", {}).get("targets", {}).values(),
                *results.get("billing", {}).get("invoice_pages", {}).get("targets", {}).values()]
     errors = sum(row["non_200"] + row["connection_errors"] for row in targets)
+    if "pay" in results:
+        errors += results["pay"]["unexpected_answers"] + results["pay"]["connection_errors"]
     if errors:
         print(f"{errors} requests failed under load (expected none).")
     return 1 if errors or failures else 0

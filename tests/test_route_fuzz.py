@@ -135,13 +135,14 @@ def _seed(factory) -> Seed:
              for role in (Role.ADMIN, Role.BILLING, Role.VIEWER)}
     users[Role.STAFF] = factory.user(Role.STAFF)
     users["second tenant"] = factory.user(Role.ADMIN, account=other)
-    markers = [home.legal_name, "Walked Hidden Customer", f"Customer of {home.number}",
-               home.number, invoice.number, "LEG-WALK-1"]
-    seed = Seed(invoice.number, "LEG-WALK-1", keys, markers, users)
-    payment = create_payment(account_id=home.id, currency="USD", method_label="Visa •••• 4242",
-                             allocations=[(invoice, Decimal("1.00"))], received_on=date(2026, 3, 2))
+    payment = create_payment(account_id=home.id, currency="USD", method_label="Bank transfer",
+                             allocations=[(invoice, Decimal("10.00"))],
+                             received_on=date(2026, 3, 9))
     db.session.commit()
-    seed.payment_ids = [str(payment.id)]
+    markers = [home.legal_name, "Walked Hidden Customer", f"Customer of {home.number}",
+               home.number, invoice.number, "LEG-WALK-1", payment.reference]
+    seed = Seed(invoice.number, "LEG-WALK-1", keys, markers, users,
+                payment_ids=[str(payment.id)])
     seed.real_values = [invoice.number, "LEG-WALK-1", *keys, "getting-started", "payments",
                         "open", "overdue", "paid", "void", "all", "-total", "number", "2026-03-01",
                         "2026-03-31", "2017-05-01", "yes", "no", "invoice", "/billing/invoices"]

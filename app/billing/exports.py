@@ -110,19 +110,58 @@ class PortalPDF(FPDF):
         self.ln(ROW_HEIGHT)
 
 
-def invoice_pdf(invoice: Invoice) -> bytes:
+def _issuer(pdf: PortalPDF) -> None:
+    """Who issues the invoice (ISSUER_NAME, ISSUER_ADDRESS, ISSUER_TAX_ID)."""
+    config = current_app.config
+    pdf.line_text(config["ISSUER_NAME"], bold=True)
+    pdf.line_text(config["ISSUER_ADDRESS"])
+    pdf.line_text(f"Tax ID: {config['ISSUER_TAX_ID']}")
+
+
+def _how_to_pay(pdf: PortalPDF, invoice: Invoice, pay_url: str | None, processing: bool) -> None:
+    pdf.line_text("How to pay", size=11, bold=True, height=7)
+    if processing:
+        pdf.multi_cell(0, 5, "A payment is processing for this invoice: it shows what is left "
+                       "to pay once that payment is counted.", align="L", new_x=XPos.LMARGIN,
+                       new_y=YPos.NEXT)
+    if pay_url is None:
+        pdf.line_text("Nothing is left to pay on this invoice." if invoice.balance_due <= 0
+                      else "This invoice cannot be paid online.")
+        return
+    methods = "by card, or from a verified US bank account (ACH)" \
+        if invoice.currency == "USD" else "by card"
+    pdf.multi_cell(
+        0, 5,
+        f"Pay online {methods}: sign in to the Partner Portal as an admin or billing user of "
+        f"your account, check the amount, select Review, then Confirm payment. You can pay "
+        f"part of the balance, several invoices at once, and use your account's credit.",
+        align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT,
+    )
+    pdf.set_text_color(31, 79, 143)
+    pdf.set_font("DejaVu", "", 9)
+    pdf.cell(0, 6, pay_url, link=pay_url, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(0, 0, 0)
+
+
+def invoice_pdf(invoice: Invoice, *, pay_url: str | None = None,
+                processing: bool = False) -> bytes:
+    """The invoice as a PDF. `pay_url` is where it is paid online (an absolute address, None
+    once nothing is due); `processing`: a payment still in flight holds it."""
     pdf = PortalPDF(f"Invoice {invoice.number}")
     pdf.add_page()
     pdf.line_text("Invoice", size=18, bold=True, height=9)
     pdf.line_text(invoice.number, size=11, bold=True)
     pdf.ln(2)
+    _issuer(pdf)
+    pdf.ln(2)
     overdue = invoice.is_overdue(date.today())
     status = "Overdue" if overdue else invoice.status.value.replace("_", " ")
+    status = status.capitalize() + (" · payment processing" if processing else "")
     facts = [
         ("Issue date", medium_date(invoice.issue_date)),
         ("Due date", medium_date(invoice.due_date)),
         ("Billing period", date_range(invoice.period_start, invoice.period_end)),
-        ("Status", status.capitalize()),
+        ("Status", status),
     ]
     if invoice.po_number:
         facts.append(("PO number", invoice.po_number))
@@ -154,6 +193,8 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         ("Payments", invoice.amount_paid, False), ("Balance due", invoice.balance_due, True),
     ]:
         pdf.row([(label, 155, "R"), (money(value, cur), 35, "R")], bold=bold)
+    pdf.ln(3)
+    _how_to_pay(pdf, invoice, pay_url, processing)
 
     pdf.ln(4)
     pdf.line_text("Details", size=11, bold=True, height=7)

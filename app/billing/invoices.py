@@ -2,12 +2,13 @@
 grouped layout (end customer → subscription → charge type). Always scoped to one account."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from itertools import groupby
 
-from flask import abort
+from flask import abort, current_app
 from sqlalchemy import Select, case, func, or_, select
 
 from app.billing.models import ChargeType, Invoice, InvoiceLine, InvoiceStatus
@@ -101,6 +102,31 @@ def list_invoices(account_id: int, filters: InvoiceFilters, today: date) -> Invo
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).all()
     return InvoicePage(list(invoices), count, page, pages, Decimal(total), Decimal(balance))
+
+
+@dataclass(frozen=True)
+class InvoicePayments:
+    """What the payments domain tells the invoice pages, registered at start as
+    `app.extensions["invoice_payments"]` (billing never imports payments): the invoices that a
+    payment still in flight holds ("payment processing"), and whether a role may pay."""
+
+    held_invoice_ids: Callable[[int], set[int]]
+    can_pay: Callable[[str], bool]
+
+
+def _invoice_payments() -> InvoicePayments | None:
+    return current_app.extensions.get("invoice_payments")
+
+
+def held_invoice_ids(account_id: int) -> set[int]:
+    """Ids of the account's invoices held by a payment in flight (none without payments)."""
+    payments = _invoice_payments()
+    return payments.held_invoice_ids(account_id) if payments else set()
+
+
+def can_pay(role: str) -> bool:
+    payments = _invoice_payments()
+    return bool(payments and payments.can_pay(role))
 
 
 def get_invoice_or_404(account_id: int, number: str) -> Invoice:

@@ -1,6 +1,7 @@
 from datetime import date
 
 from flask import current_app, redirect, request, url_for
+from flask_login import current_user
 
 from app.accounts.models import Account
 from app.billing import bp, exports
@@ -8,9 +9,12 @@ from app.billing.forms import DateRangeForm, InvoiceFilterForm
 from app.billing.history import get_historical_or_404, historical_lines, list_historical
 from app.billing.invoices import (
     STATUS_FILTERS,
+    UNPAID,
     InvoiceFilters,
+    can_pay,
     customer_lines,
     get_invoice_or_404,
+    held_invoice_ids,
     invoice_groups,
     list_invoices,
     nest_lines,
@@ -47,27 +51,39 @@ def invoice_list():
     form.validate()
     filters = _filters(form)
     today = date.today()
+    account_id = current_account_id()
     return render(
         "billing/invoices.html",
         "billing/_invoice_table.html",
         form=form,
         filters=filters,
-        result=list_invoices(current_account_id(), filters, today),
+        result=list_invoices(account_id, filters, today),
         status_labels=STATUS_FILTERS,
+        held=held_invoice_ids(account_id),
         today=today,
         oob_fields=is_fragment_request(),
     )
 
 
+def _pay_url(invoice, *, external: bool = False) -> str | None:
+    """Where this invoice is paid online, while it has a balance due."""
+    if invoice.status not in UNPAID:
+        return None
+    return url_for("payments.pay", invoice=invoice.number, _external=external)
+
+
 @bp.route("/invoices/<number>")
 def invoice_detail(number: str):
-    invoice = get_invoice_or_404(current_account_id(), number)
+    account_id = current_account_id()
+    invoice = get_invoice_or_404(account_id, number)
     groups = invoice_groups(invoice)
     expanded = request.args.get("expand")
     lines = customer_lines(invoice, expanded) if expanded else None
     return render("billing/invoice.html", invoice=invoice, groups=groups, expanded=expanded,
                   expanded_lines=lines, expanded_nested=nest_lines(lines or []),
-                  today=date.today())
+                  today=date.today(),
+                  pay_url=_pay_url(invoice) if can_pay(current_user.role) else None,
+                  processing=invoice.id in held_invoice_ids(account_id))
 
 
 @bp.route("/invoices/<number>/customers/<key>")
@@ -83,9 +99,11 @@ def invoice_customer_lines(number: str, key: str):
 
 @bp.route("/invoices/<number>.pdf")
 def invoice_pdf(number: str):
-    invoice = get_invoice_or_404(current_account_id(), number)
-    return send_download(exports.invoice_pdf(invoice), filename=f"{invoice.number}.pdf",
-                         mimetype="application/pdf")
+    account_id = current_account_id()
+    invoice = get_invoice_or_404(account_id, number)
+    pdf = exports.invoice_pdf(invoice, pay_url=_pay_url(invoice, external=True),
+                              processing=invoice.id in held_invoice_ids(account_id))
+    return send_download(pdf, filename=f"{invoice.number}.pdf", mimetype="application/pdf")
 
 
 @bp.route("/invoices/<number>.csv")

@@ -1,7 +1,7 @@
 """Billing history of the demo: a catalog, end customers and subscriptions, then the billing
 engine run month by month from the cutover to the current month, and payments of all but the
-latest invoices, through the payment and credit services. Deterministic (a seeded random
-generator)."""
+latest invoices through the pay flow's services, with the account's payment methods.
+Deterministic (a seeded random generator)."""
 
 import random
 from collections.abc import Callable
@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import insert, select
 
-from app.accounts.models import Account
+from app.accounts.models import Account, Role, User
 from app.billing import services
 from app.billing.engine import run_billing
 from app.billing.models import (
@@ -28,7 +28,12 @@ from app.billing.models import (
 from app.billing.rating import Period
 from app.credit.services import issue_credit_note
 from app.extensions import db
-from app.payments.services import create_payment
+from app.payments import methods
+from app.payments.gateways.business_days import add_business_days
+from app.payments.gateways.sandbox import ACH_SETTLEMENT_BUSINESS_DAYS
+from app.payments.models import PaymentStatus
+from app.payments.pay import PAY_ROLES, pay_invoices
+from app.payments.services import create_payment, settle_payment
 
 PS, USAGE = ChargeModel.PER_SEAT, ChargeModel.USAGE
 CATALOG = [
@@ -197,30 +202,56 @@ def bill_history(account_ids: list[int], periods: list[Period],
             progress(1)
 
 
-def pay_history(rng: random.Random, account: Account, *, leave_open: int,
-                method_labels: list[str]) -> None:
-    """Pay every invoice but the latest `leave_open`; the oldest of those is paid in part."""
+# How a payment received outside the portal is labelled (an account with no usable method).
+OFFLINE_PAYMENT_LABEL = "Bank transfer"
+
+
+def _payer(account: Account) -> User | None:
+    """The user the demo's payments are made by: the account's first billing or admin user."""
+    return db.session.scalar(
+        select(User).where(User.account_id == account.id, User.role.in_(PAY_ROLES))
+        .order_by(User.role != Role.BILLING, User.id).limit(1)
+    )
+
+
+def _pay(rng: random.Random, account: Account, invoice: Invoice, amount: Decimal, day: date,
+         today: date, payer: User | None) -> None:
+    """Pay `amount` of `invoice` on `day` through the pay flow with one of the account's usable
+    methods (a bank payment whose settlement day has come by `today` is settled), or, when the
+    account has none, record it as received without a method."""
+    usable = methods.usable_methods(account.id, day)
+    if payer is None or not usable:
+        create_payment(account_id=account.id, currency=account.currency,
+                       allocations=[(invoice, amount)], method_label=OFFLINE_PAYMENT_LABEL,
+                       received_on=day)
+        return
+    method = rng.choice(usable)
+    payment = pay_invoices(account, payer.id, [(invoice.id, amount)], method_id=method.id,
+                           today=day).payment
+    settles_on = add_business_days(day, ACH_SETTLEMENT_BUSINESS_DAYS)
+    if payment.status == PaymentStatus.PROCESSING and settles_on <= today:
+        settle_payment(payment, on=settles_on)
+
+
+def pay_history(rng: random.Random, account: Account, *, leave_open: int, today: date) -> None:
+    """Pay every invoice but the latest `leave_open`; the oldest of those is paid in part.
+    Each payment goes through the pay flow with the account's usable methods, when it has any
+    (see `_pay`)."""
     invoices = list(db.session.scalars(
         select(Invoice).where(Invoice.account_id == account.id,
                               Invoice.status == InvoiceStatus.OPEN)
         .order_by(Invoice.issue_date)
     ))
+    payer = _payer(account)
     to_pay = invoices[:-leave_open] if leave_open else invoices
     for invoice in to_pay:
-        create_payment(
-            account_id=account.id, currency=account.currency,
-            allocations=[(invoice, invoice.balance_due)],
-            method_label=rng.choice(method_labels),
-            received_on=invoice.issue_date + timedelta(days=rng.randint(3, 25)),
-        )
+        day = invoice.issue_date + timedelta(days=rng.randint(3, 25))
+        _pay(rng, account, invoice, invoice.balance_due, day, today, payer)
     if leave_open and len(invoices) >= leave_open:
         oldest_open = invoices[-leave_open]
-        create_payment(
-            account_id=account.id, currency=account.currency,
-            allocations=[(oldest_open, (oldest_open.balance_due / 2).quantize(Decimal("0.01")))],
-            method_label=method_labels[0],
-            received_on=oldest_open.due_date - timedelta(days=2),
-        )
+        _pay(rng, account, oldest_open,
+             (oldest_open.balance_due / 2).quantize(Decimal("0.01")),
+             oldest_open.due_date - timedelta(days=2), today, payer)
 
 
 def grant_demo_credit(account: Account, today: date) -> None:

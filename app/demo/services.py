@@ -58,7 +58,8 @@ def seed_demo(today: date | None = None) -> list[User]:
     created = []
     for spec in DEMO_ACCOUNTS:
         account = db.session.scalar(select(Account).where(Account.number == spec["number"]))
-        if account is None:
+        new_account = account is None
+        if new_account:
             account = create_account(
                 number=spec["number"],
                 legal_name=spec["legal_name"],
@@ -67,7 +68,6 @@ def seed_demo(today: date | None = None) -> list[User]:
                 currency=spec["currency"],
                 **spec["details"],
             )
-            _seed_billing(account, spec["billing"], today)
         for email, name, role in spec["users"]:
             if db.session.scalar(select(User).where(User.email == email)) is None:
                 created.append(
@@ -75,6 +75,9 @@ def seed_demo(today: date | None = None) -> list[User]:
                         email=email, name=name, password=DEMO_PASSWORD, role=role, account=account
                     )
                 )
+        if new_account:
+            # After the users: the demo's payments are made by one of them.
+            _seed_billing(account, spec["billing"], today)
     for email, name in DEMO_STAFF:
         if db.session.scalar(select(User).where(User.email == email)) is None:
             created.append(
@@ -95,8 +98,7 @@ def _seed_billing(account: Account, plan: dict, today: date) -> None:
     cutover = configured_cutover()
     legacy_data.import_demo_history(account, cutover)
     billing_data.bill_history([account.id], billing_data.months_between(cutover, today))
-    billing_data.pay_history(rng, account, leave_open=plan["leave_open"],
-                             method_labels=["Visa •••• 4242", "ACH •••• 6789"])
+    billing_data.pay_history(rng, account, leave_open=plan["leave_open"], today=today)
     billing_data.grant_demo_credit(account, today)
     db.session.commit()
 
@@ -140,6 +142,6 @@ def seed_bulk(accounts: int, months: int, today: date | None = None,
     rng = random.Random(months)
     for account_id in ids:
         billing_data.pay_history(rng, db.session.get(Account, account_id), leave_open=2,
-                                 method_labels=["Visa •••• 4242"])
+                                 today=today)
         db.session.commit()
     return ids

@@ -22,7 +22,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from flask import abort
 from sqlalchemy import select
 
 from app.accounts.models import User
@@ -65,16 +64,6 @@ PAYMENT_STATUS_OF_CHARGE = {
     ChargeStatus.FAILED: PaymentStatus.FAILED,
     ChargeStatus.UNKNOWN: PaymentStatus.UNKNOWN,
 }
-
-
-def get_payment_or_404(account_id: int, payment_id: int) -> Payment:
-    """The payment `payment_id` of the account; aborts with 404 when the account has none
-    (another tenant's payment does not exist for it)."""
-    payment = db.session.scalar(
-        select(Payment).where(Payment.id == payment_id, Payment.account_id == account_id))
-    if payment is None:
-        abort(404)
-    return payment
 
 
 # --- Gateway events --------------------------------------------------------------------------

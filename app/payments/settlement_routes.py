@@ -8,6 +8,7 @@ from app.extensions import db
 from app.payments import bp, settlement
 from app.payments.gateways import get_gateway
 from app.payments.models import Payment
+from app.payments.receipts import get_payment_or_404
 from app.web import current_account_id, htmx_redirect, roles_required
 
 
@@ -20,7 +21,7 @@ def receipt_url(payment: Payment) -> str:
 def retry_payment(payment_id: int):
     """Retry payment: charge the bank account again and show the new payment's receipt. A
     second click finds the retry the first one made."""
-    payment = settlement.get_payment_or_404(current_account_id(), payment_id)
+    payment = get_payment_or_404(current_account_id(), payment_id)
     if (later := settlement.later_attempt(payment)) is not None:
         return htmx_redirect(receipt_url(later))
     retry = settlement.retry_payment(payment, user=current_user, today=get_gateway().today())
