@@ -90,7 +90,7 @@ def test_each_role_gets_the_buttons_it_may_use(client, login, tenant, role, appl
     db.session.commit()
     login(tenant.users[role])
     body = text(client.get(PAGE))
-    assert ('class="button button--primary">Apply credit' in body) == apply
+    assert ('class="button button--primary">Apply credit<' in body) == apply
     assert ('name="lines-0-amount"' in body) == apply
     assert (">Reverse<" in body) == apply
     assert ("Turn auto-apply on</button>" in body) == change_auto_apply
