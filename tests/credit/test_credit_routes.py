@@ -224,7 +224,7 @@ def test_admin_and_billing_apply_credit_to_chosen_invoices(client, login, tenant
     body = text(client.get(PAGE))
     assert "$42.50 of credit applied to 2 invoices." in body
     assert re.search(r'class="stat__value">\$7\.50<', body)
-    assert f'Applied to <a href="/billing/invoices/{march.number}">{march.number}</a>' in body
+    assert f'Applied to <a class="nowrap-ref" href="/billing/invoices/{march.number}">{march.number}</a>' in body
     assert f"From Credit note {tenant.credit_note}" in body
 
 
@@ -368,7 +368,7 @@ def test_admin_and_billing_reverse_the_credit_on_an_invoice(client, login, tenan
     assert fresh(Invoice, march.id).credit_applied == 0
     page = text(client.get(PAGE))
     assert f"$15.00 of credit taken off {march.number}. It is available again." in page
-    assert f'Credit taken off <a href="/billing/invoices/{march.number}">' in page
+    assert f'Credit taken off <a class="nowrap-ref" href="/billing/invoices/{march.number}">' in page
     assert "No unpaid invoice has credit on it." in page
 
 
