@@ -83,8 +83,8 @@ def _total(form: ApplyCreditForm) -> Decimal:
 
 
 def _apply_context(account: Account, form: ApplyCreditForm, invoices: list,
-                   total_error: str | None = None) -> dict:
-    balance = credit_balance(account)
+                   total_error: str | None = None, balance: Decimal | None = None) -> dict:
+    balance = credit_balance(account) if balance is None else balance
     return {"account": account, "currency": account.currency, "balance": balance,
             "today": date.today(),
             "apply_form": form, "apply_rows": list(zip(form.lines, invoices, strict=True)),
@@ -94,11 +94,12 @@ def _apply_context(account: Account, form: ApplyCreditForm, invoices: list,
 def _context(account: Account, *, page: int = 1, notice: str | None = None,
              refusal: str | None = None) -> dict:
     permissions = _permissions()
+    balance = credit_balance(account)
     context = {
         "account": account,
         "currency": account.currency,
         "currency_name": currency_name(account.currency),
-        "balance": credit_balance(account),
+        "balance": balance,
         "permissions": permissions,
         "auto_apply_change": last_auto_apply_change(account),
         "auto_apply_form": AutoApplyForm(formdata=None),
@@ -109,7 +110,7 @@ def _context(account: Account, *, page: int = 1, notice: str | None = None,
         "refusal": refusal,
     }
     if permissions.apply:
-        context.update(_apply_context(account, *_apply_form(account)))
+        context.update(_apply_context(account, *_apply_form(account), balance=balance))
     return context
 
 

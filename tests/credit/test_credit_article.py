@@ -70,7 +70,8 @@ INVOICES = table(ARTICLE, "Invoice", "Issued", "Total")
 def make_account(billing, auto_apply: bool):
     """A tax-exempt account whose first invoice of the example comes to the first total and
     the second to the second: a monthly subscription at the later total and a one-time fee
-    for the difference (a fee goes on the next invoice issued after its date). Its credit notes are the article's."""
+    for the difference (a fee goes on the next invoice issued after its date). Its credit
+    notes are the article's."""
     (first, second) = sorted(INVOICES, key=lambda row: day(row["Issued"]))
     account = billing.factory.account(address_line1="1 Main St", tax_exempt=True,
                                       auto_apply_credit=auto_apply)

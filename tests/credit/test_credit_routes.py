@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.accounts.models import Account, Role
 from app.billing.models import Invoice
@@ -224,7 +224,8 @@ def test_admin_and_billing_apply_credit_to_chosen_invoices(client, login, tenant
     body = text(client.get(PAGE))
     assert "$42.50 of credit applied to 2 invoices." in body
     assert re.search(r'class="stat__value">\$7\.50<', body)
-    assert f'Applied to <a class="nowrap-ref" href="/billing/invoices/{march.number}">{march.number}</a>' in body
+    link = f'<a class="nowrap-ref" href="/billing/invoices/{march.number}">{march.number}</a>'
+    assert f"Applied to {link}" in body
     assert f"From Credit note {tenant.credit_note}" in body
 
 
@@ -368,7 +369,8 @@ def test_admin_and_billing_reverse_the_credit_on_an_invoice(client, login, tenan
     assert fresh(Invoice, march.id).credit_applied == 0
     page = text(client.get(PAGE))
     assert f"$15.00 of credit taken off {march.number}. It is available again." in page
-    assert f'Credit taken off <a class="nowrap-ref" href="/billing/invoices/{march.number}">' in page
+    link = f'<a class="nowrap-ref" href="/billing/invoices/{march.number}">'
+    assert f"Credit taken off {link}" in page
     assert "No unpaid invoice has credit on it." in page
 
 
@@ -467,3 +469,44 @@ def test_every_change_needs_the_csrf_token(csrf_client, tenant):
                                 headers={"X-CSRFToken": token, **HX})
     assert response.status_code == 200
     assert fresh(Invoice, tenant.invoices[1].id).credit_applied == Decimal("5.00")
+
+
+# SQL queries ----------------------------------------------------------------------------------
+
+
+def test_the_page_makes_as_many_queries_for_a_long_history_as_for_none(client, login, tenant,
+                                                                       factory, billing):
+    """A new account, and one with 60 credit movements, 12 open invoices and credit on some:
+    the same number of SQL statements, page and fragment."""
+    from app.billing.engine import run_billing
+    from app.billing.rating import Period
+    from app.credit.services import issue_credit_note
+    from tests.credit.conftest import invoices_of
+
+    def count(url, **headers) -> int:
+        statements = []
+
+        def listen(*_args):
+            statements.append(1)
+
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            assert client.get(url, headers=headers).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        return len(statements)
+
+    busy = billing.account(subscriptions=2, start=date(2026, 1, 1), auto_apply_credit=False)
+    for month in range(1, 13):
+        run_billing(Period.parse(f"2026-{month:02d}"), account_ids=[busy.id])
+    issue_credit_note(busy, Decimal("500.00"), "Large credit", issue_date=date(2026, 1, 5))
+    invoices = invoices_of(busy)
+    for day in range(1, 30):
+        apply_credit(invoices[day % 4], Decimal("1.00"), on=date(2026, 12, day))
+    db.session.commit()
+    quiet_admin = factory.user(Role.ADMIN)
+    login(quiet_admin)
+    quiet = (count(PAGE), count(PAGE, **HX))
+    client.post("/logout")
+    login(factory.user(Role.ADMIN, account=busy))
+    assert (count(PAGE), count(PAGE, **HX)) == quiet
