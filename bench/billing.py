@@ -97,10 +97,14 @@ def _raw_insert_seconds(period: Period) -> tuple[float, int]:
     ids = [row["id"] for row in invoice_rows]
     line_rows = [dict(r._mapping) for r in db.session.execute(
         select(InvoiceLine.__table__).where(InvoiceLine.invoice_id.in_(ids)))]
-    db.session.execute(text("CREATE TEMP TABLE bench_invoices (LIKE invoices INCLUDING DEFAULTS)"))
-    db.session.execute(text(
-        "CREATE TEMP TABLE bench_lines (LIKE invoice_lines INCLUDING DEFAULTS)"))
     db.session.commit()
+    # Temporary tables belong to one connection: made in the transaction that fills them (not
+    # committed in between, when the pool could hand out another connection), and dropped when
+    # it commits.
+    db.session.execute(text("CREATE TEMP TABLE bench_invoices (LIKE invoices INCLUDING DEFAULTS) "
+                            "ON COMMIT DROP"))
+    db.session.execute(text("CREATE TEMP TABLE bench_lines (LIKE invoice_lines INCLUDING DEFAULTS) "
+                            "ON COMMIT DROP"))
     # Names and types are all an INSERT needs (Column.copy() is deprecated).
     copy_invoices = db.Table("bench_invoices", db.MetaData(),
                              *[Column(c.name, c.type) for c in Invoice.__table__.columns])
