@@ -17,6 +17,7 @@ from app.billing.invoices import get_invoice_or_404
 from app.credit import bp
 from app.credit.forms import ApplyCreditForm, AutoApplyForm, ReverseCreditForm
 from app.credit.overview import (
+    APPLY_FORM_INVOICES,
     credit_ledger,
     currency_name,
     last_auto_apply_change,
@@ -68,12 +69,14 @@ def _permissions() -> Permissions:
                        change_auto_apply=current_user.role == Role.ADMIN)
 
 
-def _apply_form(account: Account) -> tuple[ApplyCreditForm, list]:
-    """The apply form over the account's open invoices (oldest first), with empty boxes."""
-    invoices = open_invoices(account)
+def _apply_form(account: Account) -> tuple[ApplyCreditForm, list, bool]:
+    """The apply form over the account's oldest open invoices (APPLY_FORM_INVOICES of them),
+    with empty boxes, and whether the account has more."""
+    invoices = open_invoices(account, APPLY_FORM_INVOICES + 1)
+    shown = invoices[:APPLY_FORM_INVOICES]
     form = ApplyCreditForm(formdata=None,
-                           data={"lines": [{"number": invoice.number} for invoice in invoices]})
-    return form, invoices
+                           data={"lines": [{"number": invoice.number} for invoice in shown]})
+    return form, shown, len(invoices) > len(shown)
 
 
 def _total(form: ApplyCreditForm) -> Decimal:
@@ -83,11 +86,13 @@ def _total(form: ApplyCreditForm) -> Decimal:
 
 
 def _apply_context(account: Account, form: ApplyCreditForm, invoices: list,
-                   total_error: str | None = None, balance: Decimal | None = None) -> dict:
+                   more_invoices: bool = False, total_error: str | None = None,
+                   balance: Decimal | None = None) -> dict:
     balance = credit_balance(account) if balance is None else balance
     return {"account": account, "currency": account.currency, "balance": balance,
-            "today": date.today(),
-            "apply_form": form, "apply_rows": list(zip(form.lines, invoices, strict=True)),
+            "today": date.today(), "apply_form": form,
+            "apply_rows": list(zip(form.lines, invoices, strict=True)),
+            "more_open_invoices": more_invoices, "apply_limit": APPLY_FORM_INVOICES,
             "total": _total(form), "total_error": total_error}
 
 
@@ -166,7 +171,7 @@ def apply():
 
 def _refused_amounts(account: Account, form: ApplyCreditForm, invoices: list,
                      total_error: str | None):
-    context = _apply_context(account, form, invoices, total_error)
+    context = _apply_context(account, form, invoices, total_error=total_error)
     if is_fragment_request():
         return make_response(render_template("credit/_apply_form.html", **context), 422,
                              retarget="#apply-credit", reswap="outerHTML")

@@ -510,3 +510,25 @@ def test_the_page_makes_as_many_queries_for_a_long_history_as_for_none(client, l
     client.post("/logout")
     login(factory.user(Role.ADMIN, account=busy))
     assert (count(PAGE), count(PAGE, **HX)) == quiet
+
+
+def test_the_apply_form_lists_the_oldest_fifty_open_invoices(client, login, billing, factory):
+    from app.billing.engine import run_billing
+    from app.billing.rating import Period
+    from app.credit.overview import APPLY_FORM_INVOICES
+    from app.credit.services import issue_credit_note
+    from tests.credit.conftest import invoices_of
+
+    account = billing.account(subscriptions=1, start=date(2021, 1, 1), auto_apply_credit=False)
+    months = [date(2021 + n // 12, n % 12 + 1, 1) for n in range(APPLY_FORM_INVOICES + 1)]
+    for month in months:
+        run_billing(Period.parse(f"{month:%Y-%m}"), account_ids=[account.id])
+    issue_credit_note(account, Decimal("5.00"), "Credit", issue_date=date(2026, 1, 2))
+    db.session.commit()
+    invoices = invoices_of(account)
+    login(factory.user(Role.BILLING, account=account))
+    body = text(client.get(PAGE))
+    assert f"Only your {APPLY_FORM_INVOICES} oldest open invoices are listed." in body
+    assert f'name="lines-{APPLY_FORM_INVOICES - 1}-amount"' in body
+    assert f'name="lines-{APPLY_FORM_INVOICES}-amount"' not in body
+    assert invoices[0].number in body and invoices[-1].number not in body
