@@ -11,9 +11,11 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from app.config import BASE_DIR
+from app.formatting import money
 from bench.billing import run_billing_bench
 from bench.corpus import generate_corpus
 from bench.pages import run_page_bench
@@ -167,6 +169,10 @@ def print_billing(billing: dict) -> None:
     ]))
     print(f"  billing run / raw insert: {run['run_vs_raw_insert']}x; "
           f"{run['months']} months of history billed in {run['history_seconds']} s")
+    print(f"  auto-apply on; credit on {run['accounts_with_credit']} accounts: "
+          f"{run['invoices_taking_credit']} invoices took "
+          f"{money(Decimal(run['credit_applied']), 'USD')} "
+          f"({run['credit_applications']} ledger entries)")
     big = billing["big_invoice"]
     print(f"\nInvoice of {big['lines']} lines (ms): detail {big['detail_ms']}, one group "
           f"{big['group_fragment_ms']}, CSV {big['csv_ms']}, PDF {big['pdf_ms']}")

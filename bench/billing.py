@@ -1,8 +1,9 @@
 """Billing benchmarks on PostgreSQL (SPEC §15):
 
-- the billing run: subscriptions per second for one period of ≥ 100,000 subscriptions, against
-  a raw bulk insert of the same invoice and line rows (the floor: writing the result and
-  nothing else);
+- the billing run: subscriptions per second for one period of ≥ 100,000 subscriptions, with
+  auto-apply on and credit waiting on one account in three (so that the credit service applies
+  it as the invoices are issued), against a raw bulk insert of the same invoice and line rows
+  (the floor: writing the result and nothing else);
 - invoice pages under gunicorn, signed in, on the large data set (≥ 1,000 accounts × 24
   months), against `/healthz` in the same run;
 - one invoice of 10,000 lines: detail page, one end customer's group, PDF and CSV;
@@ -21,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from flask_migrate import upgrade
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import Column, event, func, insert, select, text
 
 from app import create_app
 from app.accounts.models import Account, Role
@@ -38,9 +39,12 @@ from app.billing.models import (
 )
 from app.billing.rating import Period
 from app.config import BASE_DIR, TestConfig
+from app.credit.services import issue_credit_note
 from app.demo import billing_data
 from app.demo.services import DEMO_PASSWORD, create_bulk_accounts, seed_demo
 from app.extensions import db
+from app.ledger.models import EntryKind, LedgerEntry
+from app.money import CENT
 from bench.pages import (
     HOST,
     VENV_BIN,
@@ -93,19 +97,69 @@ def _raw_insert_seconds(period: Period) -> tuple[float, int]:
     ids = [row["id"] for row in invoice_rows]
     line_rows = [dict(r._mapping) for r in db.session.execute(
         select(InvoiceLine.__table__).where(InvoiceLine.invoice_id.in_(ids)))]
-    db.session.execute(text("CREATE TEMP TABLE bench_invoices (LIKE invoices INCLUDING DEFAULTS)"))
-    db.session.execute(text(
-        "CREATE TEMP TABLE bench_lines (LIKE invoice_lines INCLUDING DEFAULTS)"))
     db.session.commit()
+    # Temporary tables belong to one connection: made in the transaction that fills them (not
+    # committed in between, when the pool could hand out another connection), and dropped when
+    # it commits.
+    db.session.execute(text("CREATE TEMP TABLE bench_invoices (LIKE invoices INCLUDING DEFAULTS) "
+                            "ON COMMIT DROP"))
+    db.session.execute(text("CREATE TEMP TABLE bench_lines (LIKE invoice_lines INCLUDING DEFAULTS) "
+                            "ON COMMIT DROP"))
+    # Names and types are all an INSERT needs (Column.copy() is deprecated).
     copy_invoices = db.Table("bench_invoices", db.MetaData(),
-                             *[c.copy() for c in Invoice.__table__.columns])
+                             *[Column(c.name, c.type) for c in Invoice.__table__.columns])
     copy_lines = db.Table("bench_lines", db.MetaData(),
-                          *[c.copy() for c in InvoiceLine.__table__.columns])
+                          *[Column(c.name, c.type) for c in InvoiceLine.__table__.columns])
     started = time.perf_counter()
     db.session.execute(insert(copy_invoices), invoice_rows)
     db.session.execute(insert(copy_lines), line_rows)
     db.session.commit()
     return time.perf_counter() - started, len(line_rows)
+
+
+# One account in CREDIT_EVERY has credit when the timed period is billed: a credit note of a
+# third of its previous invoice and, on every other of those accounts, a second one of twice
+# that invoice, so that some invoices take part of their total from one note and the others
+# are paid whole from two notes, with credit left over.
+CREDIT_EVERY = 3
+
+
+def grant_bench_credit(account_ids: list[int], period: Period) -> int:
+    """Credit notes for one account in CREDIT_EVERY, dated before `period`, sized on each
+    account's invoice of the month before. Returns how many accounts got credit."""
+    totals = dict(db.session.execute(
+        select(Invoice.account_id, Invoice.total).where(
+            Invoice.account_id.in_(account_ids), Invoice.period_start == period.previous_start)
+    ).all())
+    granted = 0
+    for n, account_id in enumerate(account_ids):
+        total = totals.get(account_id)
+        if n % CREDIT_EVERY or not total:
+            continue
+        account = db.session.get(Account, account_id)
+        issue_credit_note(account, (total / 3).quantize(CENT), "Benchmark service credit",
+                          issue_date=period.start - timedelta(days=10))
+        if n % (2 * CREDIT_EVERY) == 0:
+            issue_credit_note(account, 2 * total, "Benchmark goodwill credit",
+                              issue_date=period.start - timedelta(days=5))
+        granted += 1
+    db.session.commit()
+    return granted
+
+
+def _credit_applied(period: Period, account_ids: list[int]) -> tuple[int, int, Decimal]:
+    """Invoices of `period` that took credit, the ledger entries that applied it, and how
+    much it came to."""
+    invoices, amount = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(Invoice.credit_applied), 0)).where(
+            Invoice.account_id.in_(account_ids), Invoice.period_start == period.start,
+            Invoice.credit_applied > 0)).one()
+    entries = db.session.scalar(
+        select(func.count()).select_from(LedgerEntry).join(
+            Invoice, Invoice.id == LedgerEntry.invoice_id).where(
+            LedgerEntry.kind == EntryKind.CREDIT_APPLICATION,
+            Invoice.account_id.in_(account_ids), Invoice.period_start == period.start)) or 0
+    return invoices, entries, Decimal(amount)
 
 
 def bench_billing_run(app, accounts: int, months: int, log=print) -> dict:
@@ -128,9 +182,16 @@ def bench_billing_run(app, accounts: int, months: int, log=print) -> dict:
         history = time.perf_counter() - started
         period = periods[-1]
         billed = _subscriptions_in(period, ids)
+        with_credit = grant_bench_credit(ids, period)
+        auto_apply_off = db.session.scalar(select(func.count()).select_from(Account).where(
+            Account.id.in_(ids), Account.auto_apply_credit.is_(False)))
+        assert auto_apply_off == 0, "the benchmark bills with auto-apply on"
         started = time.perf_counter()
         result = run_billing(period, account_ids=ids)
         run_seconds = time.perf_counter() - started
+        credited, applications, credit_applied = _credit_applied(period, ids)
+        log(f"  {credited} of {len(result.issued)} invoices took credit "
+            f"({applications} ledger entries)")
         raw_seconds, lines = _raw_insert_seconds(period)
     return {
         "accounts": accounts,
@@ -139,6 +200,10 @@ def bench_billing_run(app, accounts: int, months: int, log=print) -> dict:
         "subscriptions_billed": billed,
         "invoices_issued": len(result.issued),
         "lines_written": lines,
+        "accounts_with_credit": with_credit,
+        "invoices_taking_credit": credited,
+        "credit_applications": applications,
+        "credit_applied": str(credit_applied),
         "history_seconds": round(history, 1),
         "run_seconds": round(run_seconds, 2),
         "subscriptions_per_second": round(billed / run_seconds),
@@ -275,7 +340,10 @@ def session_cookie(port: int, email: str) -> str:
     response = connection.getresponse()
     response.read()
     assert response.status == 303, response.status
-    return response.getheader("Set-Cookie").split(";")[0]
+    # The sign-in also sets the throttle's device cookie: pick the session's.
+    (session,) = [cookie.split(";")[0] for cookie in response.msg.get_all("Set-Cookie")
+                  if cookie.startswith("session=")]
+    return session
 
 
 def bench_invoice_pages(port: int, clients: int, duration: float, log=print) -> dict:

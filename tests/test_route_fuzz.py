@@ -32,6 +32,7 @@ from app.billing.engine import run_billing
 from app.billing.legacy import COLUMNS, import_rows
 from app.billing.models import Invoice, InvoiceLine
 from app.billing.rating import Period
+from app.credit.services import apply_credit, issue_credit_note
 from app.extensions import db, limiter
 from app.payments.services import create_payment
 from tests.billing.factories import BillingFactory
@@ -129,6 +130,10 @@ def _seed(factory) -> Seed:
     db.session.commit()
     assert report.imported == ["LEG-WALK-1"], report
     invoice = db.session.query(Invoice).filter_by(account_id=home.id).one()
+    # Credit with an application, for the credit page's ledger and its Reverse button.
+    issue_credit_note(home, Decimal("20.00"), "Walked credit note", issue_date=date(2026, 3, 2))
+    apply_credit(invoice, Decimal("5.00"), on=date(2026, 3, 3))
+    db.session.commit()
     keys = sorted({str(line.end_customer_id or 0) for line in
                    db.session.query(InvoiceLine).filter_by(invoice_id=invoice.id)})
     users = {role: factory.user(role, account=home)
@@ -140,7 +145,8 @@ def _seed(factory) -> Seed:
                              received_on=date(2026, 3, 9))
     db.session.commit()
     markers = [home.legal_name, "Walked Hidden Customer", f"Customer of {home.number}",
-               home.number, invoice.number, "LEG-WALK-1", payment.reference]
+               home.number, invoice.number, "LEG-WALK-1", payment.reference,
+               "Walked credit note"]
     seed = Seed(invoice.number, "LEG-WALK-1", keys, markers, users,
                 payment_ids=[str(payment.id)])
     seed.real_values = [invoice.number, "LEG-WALK-1", *keys, "getting-started", "payments",

@@ -13,12 +13,13 @@ Credit is spent under a lock on the account row, so two applications at once can
 same credit twice. Services flush; the caller commits.
 """
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from app.accounts.models import Account
+from app.accounts.models import Account, Role, User, utcnow
 from app.billing.models import CreditNote, Invoice, InvoiceStatus
 from app.billing.numbering import next_document_number
 from app.billing.transitions import (
@@ -33,9 +34,10 @@ from app.billing.transitions import (
 from app.erp.services import record_event
 from app.errors import DomainError
 from app.extensions import db
+from app.formatting import money
 from app.ledger import services as ledger
 from app.ledger.models import CreditSource, EntryKind, LedgerEntry
-from app.money import ZERO
+from app.money import CENT, ZERO
 
 CREDIT_SOURCE_LABELS = {
     CreditSource.CREDIT_NOTE: "Credit note",
@@ -44,8 +46,23 @@ CREDIT_SOURCE_LABELS = {
 }
 
 
+# The outbox event that records who turned auto-apply off or on, and when.
+AUTO_APPLY_CHANGED = "account.credit_auto_apply_changed"
+
+
 class CreditError(DomainError):
     status = 409
+
+
+class CreditApplicationRefused(CreditError):
+    """Amounts for chosen invoices that cannot all be applied: `errors` names each invoice
+    whose amount is refused (invoice number → reason), `total_error` says why the amounts
+    together are refused. Nothing was applied."""
+
+    def __init__(self, errors: dict[str, str], total_error: str | None = None) -> None:
+        super().__init__(" ".join([*errors.values(), *([total_error] if total_error else [])]))
+        self.errors = errors
+        self.total_error = total_error
 
 
 def lock_account(account_id: int) -> Account:
@@ -158,6 +175,76 @@ def auto_apply_credit(invoice: Invoice) -> Decimal:
     return amount
 
 
+def set_auto_apply(account: Account, on: bool, *, user: User) -> bool:
+    """Turn the account's credit auto-apply on or off (SPEC §9 rule 3). The outbox event
+    AUTO_APPLY_CHANGED records who did it and when. Returns False, recording nothing, when the
+    setting already was `on`. Raises CreditError (403) unless `user` is an admin of the
+    account."""
+    if user.account_id != account.id or user.role != Role.ADMIN:
+        raise CreditError("Only an admin of the account can change credit auto-apply.",
+                          status=403)
+    account = lock_account(account.id)
+    if account.auto_apply_credit == on:
+        return False
+    account.auto_apply_credit = on
+    record_event(AUTO_APPLY_CHANGED, account_id=account.id, payload={
+        "account_number": account.number, "auto_apply": on, "changed_by": user.email,
+        "changed_at": utcnow().isoformat(),
+    })
+    db.session.flush()
+    return True
+
+
+def _refusal(invoice: Invoice, amount: Decimal) -> str | None:
+    """Why `amount` of credit cannot go to `invoice` (locked, of the account), or None."""
+    if amount <= ZERO:
+        return "Enter an amount more than zero."
+    if invoice.status not in PAYABLE:
+        state = invoice.status.value.replace("_", " ")
+        return f"Invoice {invoice.number} is {state}; it cannot take credit."
+    if amount > invoice.balance_due:
+        due = money(invoice.balance_due, invoice.currency)
+        return f"That is more than the balance due of {due}."
+    if amount != amount.quantize(CENT):
+        return "Enter the amount to the cent."
+    return None
+
+
+def apply_credit_to_invoices(account: Account, amounts: Iterable[tuple[Invoice, Decimal]], *,
+                             on: date | None = None) -> list[LedgerEntry]:
+    """Apply credit to invoices the reseller chose, each its own amount, all or nothing: the
+    oldest invoice first, each taking the oldest credit first (one `apply_credit` per
+    invoice). Raises CreditApplicationRefused, applying nothing, when no amount is given, an
+    invoice is not the account's or appears twice, an amount is not more than zero or is more
+    than its invoice's balance due, the invoice is not open, or the amounts add up to more
+    than the account's credit."""
+    account = lock_account(account.id)
+    chosen = list(amounts)
+    if not chosen:
+        raise CreditApplicationRefused({}, "Enter the credit to apply to at least one invoice.")
+    if len({invoice.id for invoice, _ in chosen}) != len(chosen):
+        raise CreditApplicationRefused({}, "Each invoice can be chosen once.")
+    if any(invoice.account_id != account.id for invoice, _ in chosen):
+        raise CreditApplicationRefused({}, "Credit can only go to the account's own invoices.")
+    # Locked in id order (as payments lock them), then applied oldest first.
+    locked = {invoice.id: lock_invoice(invoice.id)
+              for invoice, _ in sorted(chosen, key=lambda pair: pair[0].id)}
+    chosen = sorted(((locked[invoice.id], amount) for invoice, amount in chosen),
+                    key=lambda pair: (pair[0].issue_date, pair[0].number))
+    errors = {invoice.number: reason for invoice, amount in chosen
+              if (reason := _refusal(invoice, amount))}
+    total = sum((amount for _, amount in chosen), ZERO)
+    available = credit_balance(account)
+    total_error = None
+    if total > available:
+        total_error = (f"Together that is {money(total, account.currency)}, more than your "
+                       f"available credit of {money(available, account.currency)}.")
+    if errors or total_error:
+        raise CreditApplicationRefused(errors, total_error)
+    on = on or date.today()
+    return [entry for invoice, amount in chosen for entry in apply_credit(invoice, amount, on=on)]
+
+
 def _undo_application(entry: LedgerEntry, on: date) -> LedgerEntry:
     """Reverse one application, whatever the invoice's state (the caller decides that)."""
     invoice = lock_invoice(entry.invoice_id)
@@ -184,6 +271,35 @@ def reverse_credit_application(entry: LedgerEntry, *, on: date | None = None) ->
         raise InvoiceStateError(f"Invoice {invoice.number} has a payment on it; its credit "
                                 "stays applied.")
     return _undo_application(entry, on or date.today())
+
+
+def reverse_invoice_credit(invoice: Invoice, *, on: date | None = None) -> list[LedgerEntry]:
+    """Take all the credit off an invoice that has no payment on it (SPEC §9 rule 3): every
+    standing application, whichever call or credit it came from, is reversed, and the credit
+    is available again. One `credit.reversed` event for the whole amount. Raises
+    InvoiceStateError when the invoice has a payment on it (or is void), CreditError when it
+    has no credit applied."""
+    lock_account(invoice.account_id)
+    invoice = lock_invoice(invoice.id)
+    if invoice.status == InvoiceStatus.VOID or invoice.amount_paid > ZERO:
+        raise InvoiceStateError(f"Invoice {invoice.number} has a payment on it; its credit "
+                                "stays applied.")
+    applications = ledger.open_entries(LedgerEntry.kind == EntryKind.CREDIT_APPLICATION,
+                                       LedgerEntry.invoice_id == invoice.id)
+    if not applications:
+        raise CreditError(f"Invoice {invoice.number} has no credit applied to it.")
+    on = on or date.today()
+    reversals = []
+    for application in reversed(applications):
+        reverse_credit(invoice, application.amount)
+        reversals.append(ledger.reverse_entry(
+            application, effective_on=on, memo=f"Credit taken off {invoice.number}"))
+    record_event("credit.reversed", account_id=invoice.account_id, payload={
+        "invoice_number": invoice.number,
+        "amount": str(sum((entry.amount for entry in applications), ZERO)),
+        "currency": invoice.currency,
+    })
+    return reversals
 
 
 def take_back_credit(lot: LedgerEntry, *, on: date, memo: str) -> None:

@@ -37,12 +37,15 @@
     }
   });
 
-  // Let 422 responses (a form with errors) be swapped like a success, and 429 responses (a
-  // refusal, such as too many votes) where the target says it shows the reason.
+  // Let 422 responses (a form with errors) be swapped like a success, and 409 and 429
+  // responses (a refusal, such as too many votes) where the target says it shows the reason
+  // (data-swap-409, data-swap-429).
   document.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
     var target = event.detail.target;
-    if (status === 422 || (status === 429 && target && target.hasAttribute("data-swap-429"))) {
+    var refusal = (status === 409 || status === 429) && target &&
+      target.hasAttribute("data-swap-" + status);
+    if (status === 422 || refusal) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
