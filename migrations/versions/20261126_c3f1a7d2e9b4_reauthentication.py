@@ -1,5 +1,4 @@
-"""When a session last confirmed the user's password (re-authentication before sensitive
-changes).
+"""Re-authentication: when each session last confirmed its user's password.
 
 Revision ID: c3f1a7d2e9b4
 Revises: 1d56c5d65bac
