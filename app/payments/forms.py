@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 from wtforms import BooleanField, HiddenField, RadioField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, ValidationError
 
 from app.formatting import money
@@ -21,8 +22,8 @@ from app.payments.gateways.validation import (
 )
 from app.payments.methods import MICRO_DEPOSIT_LIMIT
 
-ACCOUNT_TYPES = [(BankAccountType.CHECKING.value, "Checking"),
-                 (BankAccountType.SAVINGS.value, "Savings")]
+ACCOUNT_TYPES = [SelectChoice(BankAccountType.CHECKING.value, "Checking"),
+                 SelectChoice(BankAccountType.SAVINGS.value, "Savings")]
 # Dollars and cents as people type them: "0.32", ".32", "$0.32". ASCII digits only.
 _AMOUNT = re.compile(r"\$?\s*(?=[0-9]|\.[0-9])([0-9]{0,6})(?:\.([0-9]{1,2}))?")
 SMALLEST_DEPOSIT = Decimal("0.01")
@@ -71,7 +72,7 @@ class BankAccountForm(Form):
     account_type = RadioField(
         "Account type", choices=ACCOUNT_TYPES, validate_choice=False,
         validators=[InputRequired("Choose checking or savings."),
-                    AnyOf([value for value, _ in ACCOUNT_TYPES],
+                    AnyOf([choice.value for choice in ACCOUNT_TYPES],
                           message="Choose checking or savings.")],
     )
     accept_authorisation = BooleanField(
