@@ -2,7 +2,9 @@
 time on the server-side session; `reauthentication_required` lets a view run for
 REAUTHENTICATION_WINDOW after it; wrong passwords count against the sign-in throttling."""
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from limits import parse
@@ -208,3 +210,13 @@ def test_wrong_passwords_here_lock_the_email_for_untrusted_browsers(client, logi
     response = fresh.post("/login", data={"email": admin.email, "password": PASSWORD},
                           environ_base={"REMOTE_ADDR": "10.4.9.10"})
     assert response.status_code == 429
+
+
+def test_the_article_states_the_window(app):
+    text = (Path(app.config["CONTENT_DIR"]) / "signing-in-and-security.md").read_text()
+    section = text.split("## Sign in again for sensitive actions", 1)[1].split("\n## ", 1)[0]
+    minutes = int(services.REAUTHENTICATION_WINDOW.total_seconds() // 60)
+    flat = " ".join(section.split())
+    assert f"For the next **{minutes} minutes** you are not asked again" in flat
+    assert "**Confirm your password**" in flat and "**Confirm password**" in flat
+    assert set(re.findall(r"\d+", section)) == {str(minutes)}
