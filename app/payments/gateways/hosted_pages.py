@@ -66,8 +66,7 @@ class CardForm(Form):
     )
     cvc = StringField(
         "Security code (CVC)",
-        description="3 digits on the back of the card; 4 on the front of an American Express "
-                    "card.",
+        description="3 digits on the back, or 4 on the front of an American Express card.",
         validators=[DataRequired("Enter the security code from the card."), Length(max=10)],
         render_kw={"autocomplete": "cc-csc", "inputmode": "numeric"},
     )
