@@ -224,8 +224,8 @@ def _bank_account_form(account: Account):
                 )
             except InvalidPaymentDetails as invalid:
                 db.session.rollback()
-                field = form._fields.get(invalid.field, form.account_number)
-                field.errors = [*field.errors, invalid.message]
+                field = next((f for f in form if f.name == invalid.field), form.account_number)
+                field.errors.append(invalid.message)
             else:
                 db.session.commit()
                 flash(f"We sent two small deposits to {method.label}. When they show on your "

@@ -148,8 +148,8 @@ def card_page(reference: str):
             gateway.tokenize_card(reference, number=number, exp_month=month, exp_year=year,
                                   cvc=form.cvc.data)
         except InvalidPaymentDetails as invalid:
-            form[invalid.field if invalid.field in form else "number"].errors.append(
-                invalid.message)
+            field = next((f for f in form if f.name == invalid.field), form.number)
+            field.errors.append(invalid.message)
         else:
             db.session.commit()
             return redirect(_with(back, reference=reference), code=303)
