@@ -18,7 +18,8 @@ from app.payments import bp, methods
 from app.payments.forms import BankAccountForm, MicroDepositForm
 from app.payments.gateways import get_gateway
 from app.payments.gateways.base import InvalidPaymentDetails, MethodKind
-from app.payments.methods import ACH_CURRENCIES, ACH_CURRENCY_REFUSAL, MethodStatus
+from app.payments.methods import ACH_CURRENCIES, ACH_CURRENCY_REFUSAL
+from app.payments.models import MethodStatus
 from app.web import (
     current_account_id,
     htmx_redirect,
