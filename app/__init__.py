@@ -67,11 +67,13 @@ def create_app(config: object | None = None) -> Flask:
         app.register_blueprint(module.bp)
     reconcile.init_app(app)
 
+    from app import navigation
     from app.errors import init_errors
     from app.web import init_web
 
     init_web(app)
     init_errors(app)
+    navigation.init_app(app)
 
     from app.kb.services import init_library
     from app.search.services import init_search

@@ -41,7 +41,8 @@ def test_every_route_is_private_unless_marked_public(app):
     )
     assert public == [
         "auth.login", "auth.logout", "dashboard.index", "health.healthz", "health.readyz",
-        "kb.article", "kb.category", "kb.feedback", "kb.index", "search.search",
+        "kb.article", "kb.category", "kb.feedback", "kb.index", "sandbox_gateway.card_page",
+        "search.search",
     ]
 
 

@@ -11,6 +11,9 @@ from app.credit.services import credit_balance
 from app.demo.billing_data import months_between
 from app.demo.services import DEMO_PASSWORD, seed_demo
 from app.extensions import db
+from app.payments.gateways.base import BankAccountType, MethodKind
+from app.payments.methods import list_methods, usable_methods
+from app.payments.models import MethodStatus, PaymentMethod
 from app.reconcile import check_all
 
 
@@ -53,12 +56,38 @@ def test_demo_seed_matches_the_contract(app):
     assert check_all() == []
 
 
+def test_demo_payment_methods_match_the_contract(app):
+    today = date(2026, 11, 25)
+    seed_demo(today)
+    db.session.commit()
+    northwind = db.session.scalar(select(Account).where(Account.number == "R-100001"))
+    contoso = db.session.scalar(select(Account).where(Account.number == "R-100002"))
+    admin = db.session.scalar(select(User).where(User.email == "admin@northwind.example"))
+
+    card, bank = list_methods(northwind.id)  # the default first
+    assert (card.kind, card.label, card.brand, card.status, card.is_default) == (
+        MethodKind.CARD, "Visa •••• 4242", "Visa", MethodStatus.VERIFIED, True)
+    assert (card.exp_month, card.exp_year) == (12, 2029)
+    assert (bank.kind, bank.label, bank.routing_number, bank.account_type, bank.status,
+            bank.is_default) == (MethodKind.ACH, "ACH •••• 6789", "110000000",
+                                 BankAccountType.CHECKING, MethodStatus.VERIFIED, False)
+    assert bank.authorised_by_id == admin.id and bank.authorised_at is not None
+    assert bank.authorisation_text.startswith(
+        f"Northwind Cloud Solutions (R-100001) authorises {app.config['ISSUER_NAME']} ")
+    assert usable_methods(northwind.id, today) == [card, bank]
+
+    # Contoso is billed in CAD: a card only, no bank account.
+    assert [(m.kind, m.label, m.is_default) for m in list_methods(contoso.id)] == [
+        (MethodKind.CARD, "Visa •••• 4242", True)]
+    assert count(PaymentMethod) == 3
+
+
 def test_seed_is_idempotent_and_demo_users_sign_in(app, client):
     seed_demo(date(2026, 11, 25))
     db.session.commit()
-    before = count(Invoice)
+    before = count(Invoice), count(PaymentMethod)
     assert seed_demo(date(2026, 11, 25)) == []
-    assert count(Invoice) == before
+    assert (count(Invoice), count(PaymentMethod)) == before
     response = client.post("/login", data={"email": "admin@contoso.example",
                                            "password": DEMO_PASSWORD})
     assert response.status_code == 303

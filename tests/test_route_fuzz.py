@@ -13,7 +13,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -34,6 +34,8 @@ from app.billing.models import Invoice, InvoiceLine
 from app.billing.rating import Period
 from app.credit.services import apply_credit, issue_credit_note
 from app.extensions import db, limiter
+from app.payments import methods
+from app.payments.gateways import get_gateway
 from app.payments.services import create_payment
 from tests.billing.factories import BillingFactory
 from tests.conftest import sign_in
@@ -98,6 +100,8 @@ class Seed:
     users: dict[str, object]
     real_values: list[str] = field(default_factory=list)
     payment_ids: list[str] = field(default_factory=list)
+    method_ids: list[str] = field(default_factory=list)
+    card_setups: list[str] = field(default_factory=list)
 
 
 # Real values for each path variable name, from the seed. A new path variable fails the walk
@@ -108,6 +112,8 @@ PATH_VALUES = {
     "slug": lambda seed: ["getting-started", "payments", "marketplace-enhancements-april-2018"],
     "filename": lambda seed: ["css/portal.css", "js/portal.js"],
     "payment_id": lambda seed: seed.payment_ids,
+    "method_id": lambda seed: seed.method_ids,
+    "reference": lambda seed: seed.card_setups,
 }
 
 
@@ -149,10 +155,28 @@ def _seed(factory) -> Seed:
                "Walked credit note"]
     seed = Seed(invoice.number, "LEG-WALK-1", keys, markers, users,
                 payment_ids=[str(payment.id)])
+    seed.method_ids, seed.card_setups = _seed_payment_methods(home, users[Role.ADMIN])
     seed.real_values = [invoice.number, "LEG-WALK-1", *keys, "getting-started", "payments",
                         "open", "overdue", "paid", "void", "all", "-total", "number", "2026-03-01",
                         "2026-03-31", "2017-05-01", "yes", "no", "invoice", "/billing/invoices"]
     return seed
+
+
+def _seed_payment_methods(account, admin) -> tuple[list[str], list[str]]:
+    """A card and a bank account waiting for verification (method ids), and an open card
+    setup of the sandbox's hosted page (its reference)."""
+    gateway = get_gateway()
+    setup = gateway.begin_card_setup(customer=account.number, return_url="/billing")
+    gateway.tokenize_card(setup.reference, number="4242424242424242", exp_month=12,
+                          exp_year=2034, cvc="123")
+    card = methods.add_card(account, gateway.finish_card_setup(setup.reference), user=admin)
+    bank = methods.add_bank_account(
+        account, holder_name="Walked Home", routing_number="110000000",
+        account_number="000123456789", account_type="checking", payee="Payee",
+        authorisation=methods.Authorisation(admin, None, datetime.now(UTC)), today=date.today())
+    open_setup = gateway.begin_card_setup(customer=account.number, return_url="/billing")
+    db.session.commit()
+    return [str(card.id), str(bank.id)], [open_setup.reference]
 
 
 def _parameter_names(app: Flask) -> list[str]:
@@ -308,6 +332,8 @@ class Walk:
             return
         first_tenant = {self.seed.invoice_number, self.seed.historical_number}
         asked = [value for value in sent.path_values.values() if value in first_tenant]
+        asked += [value for name, value in sent.path_values.items()
+                  if name == "method_id" and value in self.seed.method_ids]
         assert not asked, f"the second tenant reached {asked}: {where}"
         if response.mimetype.startswith("text/") or response.mimetype == "application/json":
             body = response.get_data(as_text=True)

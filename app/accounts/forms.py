@@ -12,3 +12,10 @@ class LoginForm(Form):
         "Password", validators=[DataRequired("Enter your password."), Length(max=128)]
     )
     submit = SubmitField("Sign in")
+
+
+class ConfirmPasswordForm(Form):
+    password = PasswordField(
+        "Password", validators=[DataRequired("Enter your password."), Length(max=128)]
+    )
+    submit = SubmitField("Confirm password")

@@ -95,5 +95,8 @@ class UserSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     ip_address: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(255))
+    # When the user last typed their password again in this session to make a sensitive
+    # change (app.accounts.reauth); sign-in itself does not count.
+    reauthenticated_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()

@@ -4,7 +4,7 @@ from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.accounts import bp, services, throttle
-from app.accounts.forms import LoginForm
+from app.accounts.forms import ConfirmPasswordForm, LoginForm
 from app.extensions import db, limiter, login_manager
 from app.web import public, render
 
@@ -39,8 +39,10 @@ def _login_email_limit() -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(_login_limit, methods=["POST"], key_func=throttle.client_address)
-@limiter.limit(_login_email_limit, methods=["POST"], key_func=throttle.email_and_address_key)
+@limiter.shared_limit(_login_limit, throttle.ADDRESS_SCOPE, methods=["POST"],
+                      key_func=throttle.client_address)
+@limiter.shared_limit(_login_email_limit, throttle.EMAIL_SCOPE, methods=["POST"],
+                      key_func=throttle.email_and_address_key)
 def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
@@ -72,6 +74,41 @@ def login():
             return response
     status = 422 if form.errors else 200
     return render("auth/login.html", form=form), status
+
+
+@bp.route("/login/confirm", methods=["GET", "POST"])
+@limiter.shared_limit(_login_limit, throttle.ADDRESS_SCOPE, methods=["POST"],
+                      key_func=throttle.client_address)
+@limiter.shared_limit(_login_email_limit, throttle.EMAIL_SCOPE, methods=["POST"],
+                      key_func=throttle.signed_in_email_and_address_key)
+def confirm_password():
+    """"Confirm your password" before a sensitive change (app.accounts.reauth). A wrong
+    password counts against the same sign-in limits and lockout as the sign-in page."""
+    form = ConfirmPasswordForm()
+    next_page = _safe_next(request.args.get("next"))
+    if form.validate_on_submit():
+        email = current_user.email
+        device = throttle.trusted_device(email)
+        try:
+            throttle.check_sign_in_allowed(email, device)
+        except throttle.SignInLocked as locked:
+            form.password.errors.append(throttle.lockout_message(locked.retry_after))
+            headers = {"Retry-After": str(locked.retry_after)}
+            return _confirm_page(form, next_page), 429, headers
+        if services.authenticate(email, form.password.data) is None:
+            throttle.record_failed_sign_in(email, device)
+            form.password.errors.append("The password is not correct.")
+        else:
+            services.record_reauthentication(current_user.session_token)
+            db.session.commit()
+            return redirect(next_page, code=303)
+    return _confirm_page(form, next_page), 422 if form.errors else 200
+
+
+def _confirm_page(form: ConfirmPasswordForm, next_page: str) -> str:
+    minutes = int(services.REAUTHENTICATION_WINDOW.total_seconds() // 60)
+    return render("auth/confirm_password.html", form=form, next_page=next_page,
+                  window_minutes=minutes)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -16,6 +16,9 @@ MAX_PASSWORD_LENGTH = 128
 # Refresh a session's last-seen time at most this often, so most requests do not write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 SESSION_CHANGED = "user_session_changed"
+# After the user types their password again, how long they may make sensitive changes (add a
+# bank account, submit a legal or tax change) before they are asked for it once more.
+REAUTHENTICATION_WINDOW = timedelta(minutes=10)
 # A hash checked when the e-mail is unknown, so a wrong e-mail costs as much time as a wrong
 # password and the response time does not tell which accounts exist.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-at-all")
@@ -120,6 +123,25 @@ def end_session(token: str | None) -> None:
     """Delete the server-side session, so its cookie no longer signs anyone in."""
     if token:
         db.session.execute(delete(UserSession).where(UserSession.token == token))
+
+
+def record_reauthentication(token: str | None, now: datetime | None = None) -> None:
+    """Note on the server-side session that its user has just confirmed their password.
+    Raises LookupError when the session does not exist (any more)."""
+    user_session = db.session.get(UserSession, token) if token else None
+    if user_session is None:
+        raise LookupError("no such session")
+    user_session.reauthenticated_at = now or datetime.now(UTC)
+    db.session.flush()
+
+
+def reauthenticated_recently(token: str | None, now: datetime | None = None) -> bool:
+    """Whether the session's user confirmed their password within REAUTHENTICATION_WINDOW."""
+    user_session = db.session.get(UserSession, token) if token else None
+    if user_session is None or user_session.reauthenticated_at is None:
+        return False
+    elapsed = (now or datetime.now(UTC)) - user_session.reauthenticated_at
+    return timedelta(0) <= elapsed <= REAUTHENTICATION_WINDOW
 
 
 def load_session_user(token: str) -> User | None:

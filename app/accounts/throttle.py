@@ -5,7 +5,9 @@ Three counts, all in the rate-limit storage that every worker shares (`app/ratel
 1. every sign-in attempt from one client address (`LOGIN_RATE_LIMIT`), and
 2. every attempt for one e-mail address from one client address (`LOGIN_EMAIL_RATE_LIMIT`):
    Flask-Limiter limits on the route, counted atomically before the password is checked, so
-   that parallel requests to several workers cannot get more guesses through;
+   that parallel requests to several workers cannot get more guesses through. They are shared
+   limits (ADDRESS_SCOPE, EMAIL_SCOPE): the "Confirm your password" step before a sensitive
+   change counts in the same two counters, so guesses there and at sign-in add up;
 3. failed attempts for one e-mail address from anywhere (`LOGIN_LOCKOUT_LIMIT`): once they
    reach the limit, browsers that are not trusted for that e-mail are refused, without checking
    the password, until the window ends. This slows a guesser who spreads over many addresses.
@@ -26,6 +28,7 @@ import time
 from datetime import timedelta
 
 from flask import Response, current_app, request, url_for
+from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 from limits import RateLimitItem, parse
 
@@ -46,7 +49,11 @@ class SignInLocked(Exception):
         self.retry_after = retry_after
 
 
-# Keys of the route's Flask-Limiter limits. Never empty: Flask-Limiter skips (and logs) a
+# Scopes of the shared Flask-Limiter limits of every form that checks a password.
+ADDRESS_SCOPE = "sign-in"
+EMAIL_SCOPE = "sign-in-email"
+
+# Keys of the routes' Flask-Limiter limits. Never empty: Flask-Limiter skips (and logs) a
 # limit whose key is empty.
 
 
@@ -63,6 +70,11 @@ def login_email() -> str:
 
 def email_and_address_key() -> str:
     return f"{login_email()} from {client_address()}"
+
+
+def signed_in_email_and_address_key() -> str:
+    """The same key for a signed-in user confirming their password (the e-mail is theirs)."""
+    return f"{normalise_email(current_user.email)} from {client_address()}"
 
 
 # The e-mail's lockout and the device cookie.

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from app.accounts.models import Account, Role, User
 from app.accounts.services import count_users, create_account, create_user
 from app.billing.cutover import configured_cutover, first_engine_period_start
-from app.demo import billing_data, legacy_data
+from app.demo import billing_data, legacy_data, payment_methods
 from app.extensions import db
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - published in the README for the demo
@@ -52,8 +52,9 @@ def database_is_empty() -> bool:
 
 
 def seed_demo(today: date | None = None) -> list[User]:
-    """Create the demo accounts, users and billing history that do not exist yet. Returns the
-    users created. The history is made by running the billing engine month by month."""
+    """Create the demo accounts, users, payment methods and billing history that do not exist
+    yet. Returns the users created. The history is made by running the billing engine month by
+    month, after the account's users and payment methods exist."""
     today = today or date.today()
     created = []
     for spec in DEMO_ACCOUNTS:
@@ -68,15 +69,19 @@ def seed_demo(today: date | None = None) -> list[User]:
                 currency=spec["currency"],
                 **spec["details"],
             )
+        users = []
         for email, name, role in spec["users"]:
-            if db.session.scalar(select(User).where(User.email == email)) is None:
-                created.append(
-                    create_user(
-                        email=email, name=name, password=DEMO_PASSWORD, role=role, account=account
-                    )
+            user = db.session.scalar(select(User).where(User.email == email))
+            if user is None:
+                user = create_user(
+                    email=email, name=name, password=DEMO_PASSWORD, role=role, account=account
                 )
+                created.append(user)
+            users.append(user)
         if new_account:
-            # After the users: the demo's payments are made by one of them.
+            # After the users and the methods: the demo's payments are made by one of the
+            # users with the methods.
+            payment_methods.seed_payment_methods(account, users, today)
             _seed_billing(account, spec["billing"], today)
     for email, name in DEMO_STAFF:
         if db.session.scalar(select(User).where(User.email == email)) is None:

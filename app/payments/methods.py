@@ -11,11 +11,13 @@ card and the bank account number; the portal keeps its reference, brand or bank 
 and expiry. Services flush; the request or command commits once.
 """
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from flask import abort
 from sqlalchemy import select, update
 
 from app.accounts.models import Account, User, utcnow
@@ -23,7 +25,7 @@ from app.erp.services import record_event
 from app.errors import DomainError
 from app.extensions import db
 from app.payments.gateways import get_gateway
-from app.payments.gateways.base import CardToken, MethodKind
+from app.payments.gateways.base import BankAccountType, CardToken, MethodKind
 from app.payments.models import MethodStatus, PaymentMethod
 
 # Wrong micro-deposit tries before a bank account is locked (the gateway allows more; the
@@ -37,17 +39,22 @@ ACH_CURRENCY_REFUSAL = (
     "{currency}, so please add a card instead."
 )
 
-# The CCD debit authorisation the admin accepts when adding a bank account. The words shown
-# are the words stored, with who accepted them, when, and from which address.
+# The CCD debit authorisation the admin accepts when adding a bank account, shown in full under
+# the bank details on the form. The words shown are the words stored, with who accepted them,
+# when and from which address; the bank details it refers to ("the bank account entered
+# above": holder, routing number, last 4, type) are stored beside them on the method.
 CCD_AUTHORISATION = (
-    "{company} ({account_number}) authorises {payee} to debit its {account_type} account "
-    "ending in {last4} at the bank with routing number {routing_number} by ACH (CCD entries) "
-    "for the invoice payments that an authorised user confirms in the Partner Portal, in the "
-    "amount and on the date confirmed, and to credit the account to correct an error. This "
-    "authorisation stays in effect until {company} removes the bank account in the Partner "
-    "Portal, giving {payee} reasonable time to act on it. A debit the bank returns for "
-    "insufficient funds may be presented again as the NACHA Operating Rules allow."
+    "{company} ({account_number}) authorises {payee} to debit the business bank account "
+    "entered above by ACH (CCD entries) for the invoice payments that an authorised user "
+    "confirms in the Partner Portal, in the amount and on the date confirmed, and to credit "
+    "that account to correct an error. This authorisation stays in effect until {company} "
+    "removes the bank account in the Partner Portal, giving {payee} reasonable time to act on "
+    "it. A debit the bank returns for insufficient funds may be presented again as the NACHA "
+    "Operating Rules allow."
 )
+# Each micro-deposit is less than this; an amount entered at or above it is a typing mistake,
+# not a try.
+MICRO_DEPOSIT_LIMIT = Decimal("1.00")
 
 
 class MethodStateError(DomainError):
@@ -63,13 +70,30 @@ class Authorisation:
     at: datetime
 
 
-def authorisation_text(account: Account, *, payee: str, account_type: str, last4: str,
-                       routing_number: str) -> str:
-    """The exact words of the debit authorisation for this bank account."""
+def authorisation_text(account: Account, *, payee: str) -> str:
+    """The exact words of the debit authorisation the account's admin is shown and accepts."""
     return CCD_AUTHORISATION.format(
         company=account.legal_name, account_number=account.number, payee=payee,
-        account_type=account_type, last4=last4, routing_number=routing_number,
     )
+
+
+def authorisation_digest(text: str) -> str:
+    """A fingerprint of the words shown, sent back with the form: when it no longer matches the
+    words that would be stored (the payee or the company's name changed meanwhile), the admin
+    reads and accepts the new words first."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def get_method_or_404(account_id: int, method_id: int) -> PaymentMethod:
+    """The account's method with this id that was not removed. Aborts with 404 otherwise (an
+    id of another account is not found, never forbidden)."""
+    method = db.session.scalar(select(PaymentMethod).where(
+        PaymentMethod.id == method_id, PaymentMethod.account_id == account_id,
+        PaymentMethod.removed_at.is_(None),
+    ))
+    if method is None:
+        abort(404)
+    return method
 
 
 def lock_method(method_id: int) -> PaymentMethod:
@@ -169,10 +193,7 @@ def add_bank_account(
         holder_name=bank.holder_name, routing_number=bank.routing_number,
         account_type=bank.account_type,
         verification_expires_on=today + timedelta(days=VERIFICATION_DAYS),
-        authorisation_text=authorisation_text(
-            account, payee=payee, account_type=bank.account_type.value, last4=bank.last4,
-            routing_number=bank.routing_number,
-        ),
+        authorisation_text=authorisation_text(account, payee=payee),
         authorised_at=authorisation.at, authorised_by_id=authorisation.user.id,
         authorised_ip=authorisation.ip_address, created_by_id=authorisation.user.id,
     )
@@ -184,6 +205,71 @@ def add_bank_account(
 
 def tries_left(method: PaymentMethod) -> int:
     return max(VERIFICATION_TRIES - method.failed_verifications, 0)
+
+
+LOCKED_REASON = (f"Wrong deposit amounts were entered {VERIFICATION_TRIES} times. Add the bank "
+                 "account again to get new deposits.")
+EXPIRED_REASON = (f"It was not verified within {VERIFICATION_DAYS} days. Add the bank account "
+                  "again to get new deposits.")
+DISABLED_REASON = "The bank said this account cannot be debited any more."
+
+
+KIND_LABELS = {MethodKind.CARD: "Card", MethodKind.ACH: "Bank account (ACH)"}
+ACCOUNT_TYPE_LABELS = {BankAccountType.CHECKING: "Checking", BankAccountType.SAVINGS: "Savings"}
+
+
+@dataclass(frozen=True)
+class MethodState:
+    """What the payment methods page says about a method today, decided here once: its badge
+    (`tone`: success, warning or danger), whether it can pay, can be verified or must be added
+    again, and why not, in plain words; with the method's kind, a card's expiry (MM/YYYY, as
+    printed on cards) and a bank account's holder, routing number and type."""
+
+    badge: str
+    tone: str
+    kind_label: str = ""
+    expires: str | None = None
+    details: str | None = None
+    usable: bool = False
+    can_verify: bool = False
+    add_again: bool = False
+    tries_left: int | None = None
+    verify_by: date | None = None
+    reason: str | None = None
+
+
+def method_state(method: PaymentMethod, today: date) -> MethodState:
+    """The method's state as the reseller reads it on `today`: a bank account past its last
+    day to verify reads Expired even before `expire_unverified_methods` has run, and a
+    verified card past its expiry month reads Expired too."""
+    state = _state(method, today)
+    if method.kind == MethodKind.CARD:
+        return replace(state, kind_label=KIND_LABELS[method.kind],
+                       expires=f"{method.exp_month:02d}/{method.exp_year}")
+    account_type = ACCOUNT_TYPE_LABELS.get(method.account_type, "")
+    details = " · ".join(part for part in (
+        method.holder_name, f"routing {method.routing_number}", account_type) if part)
+    return replace(state, kind_label=KIND_LABELS[method.kind], details=details)
+
+
+def _state(method: PaymentMethod, today: date) -> MethodState:
+    status = method.status
+    if status == MethodStatus.VERIFIED:
+        if is_usable(method, today):
+            return MethodState("Verified", "success", usable=True)
+        return MethodState("Expired", "danger",
+                           reason="This card has expired. Add the card that replaced it.")
+    if status == MethodStatus.PENDING_VERIFICATION:
+        last_day = method.verification_expires_on
+        if last_day is not None and today > last_day:
+            return MethodState("Expired", "danger", add_again=True, reason=EXPIRED_REASON)
+        return MethodState("Waiting for verification", "warning", can_verify=True,
+                           tries_left=tries_left(method), verify_by=last_day)
+    if status == MethodStatus.LOCKED:
+        return MethodState("Locked", "danger", add_again=True, reason=LOCKED_REASON)
+    if status == MethodStatus.EXPIRED:
+        return MethodState("Expired", "danger", add_again=True, reason=EXPIRED_REASON)
+    return MethodState("Disabled", "danger", reason=method.disabled_reason or DISABLED_REASON)
 
 
 def verify_bank_account(method: PaymentMethod, amounts: tuple[Decimal, Decimal], *,

@@ -55,8 +55,13 @@ def test_bank_account_stores_authorisation_and_verifies(app, factory):
     bank = _bank(account, admin)
     assert bank.status == MethodStatus.PENDING_VERIFICATION
     assert bank.verification_expires_on == TODAY + timedelta(days=methods.VERIFICATION_DAYS)
-    assert "ending in 6789" in bank.authorisation_text
-    assert "Northwind Cloud Solutions" in bank.authorisation_text
+    assert bank.authorisation_text.startswith(
+        f"Northwind Cloud Solutions ({account.number}) authorises Distributor Inc to debit the "
+        "business bank account entered above by ACH (CCD entries)")
+    assert bank.authorisation_text == methods.authorisation_text(account, payee="Distributor Inc")
+    # The account the words refer to ("entered above") is kept beside them.
+    assert (bank.holder_name, bank.routing_number, bank.last4, bank.account_type.value) == (
+        "Northwind Cloud", "110000000", "6789", "checking")
     assert (bank.authorised_by_id, bank.authorised_ip) == (admin.id, "203.0.113.9")
     assert methods.verify_bank_account(bank, RIGHT, today=TODAY)
     assert bank.status == MethodStatus.VERIFIED and bank.is_default

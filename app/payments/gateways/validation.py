@@ -21,6 +21,10 @@ _SEPARATORS = re.compile(r"[\s-]")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_CHARGE = Decimal("1000000000000")  # what Numeric(14, 2) holds
 MAX_CARD_YEARS_AHEAD = 20
+# US bank accounts: an ABA routing number has 9 digits; account numbers have 4 to 17.
+ROUTING_NUMBER_DIGITS = 9
+MIN_ACCOUNT_NUMBER_DIGITS = 4
+MAX_ACCOUNT_NUMBER_DIGITS = 17
 
 
 def _compact(value: str | None) -> str:
@@ -31,7 +35,7 @@ def check_card_number(number: str) -> str:
     """The card number's digits (spaces and dashes removed), 12 to 19 with a valid Luhn check
     digit."""
     digits = _compact(number)
-    if not (digits.isdigit() and 12 <= len(digits) <= 19):
+    if not (digits.isascii() and digits.isdigit() and 12 <= len(digits) <= 19):
         raise InvalidPaymentDetails("number", "Enter the card number: 12 to 19 digits.")
     if not luhn.is_valid(digits):
         raise InvalidPaymentDetails(
@@ -70,7 +74,7 @@ def check_expiry(exp_month: int, exp_year: int, today: date) -> tuple[int, int]:
 def check_cvc(cvc: str, brand: str) -> None:
     """Three digits, four for American Express (checked, never kept)."""
     length = 4 if brand == "American Express" else 3
-    if not ((cvc or "").isdigit() and len(cvc) == length):
+    if not ((cvc or "").isascii() and (cvc or "").isdigit() and len(cvc) == length):
         raise InvalidPaymentDetails("cvc", f"Enter the {length}-digit security code from the card.")
 
 
@@ -90,17 +94,26 @@ def check_routing_number(routing_number: str) -> str:
     except InvalidChecksum:
         raise InvalidPaymentDetails(
             "routing_number",
-            "This routing number is not valid. Check the 9 digits with your bank.",
+            f"This routing number is not valid. Check the {ROUTING_NUMBER_DIGITS} digits with "
+            "your bank.",
         ) from None
     except ValidationError:
-        raise InvalidPaymentDetails("routing_number", "Enter the 9-digit routing number.") from None
+        raise InvalidPaymentDetails(
+            "routing_number", f"Enter the {ROUTING_NUMBER_DIGITS}-digit routing number."
+        ) from None
 
 
 def check_account_number(account_number: str) -> str:
-    """4 to 17 digits (spaces and dashes removed)."""
+    """MIN_ACCOUNT_NUMBER_DIGITS to MAX_ACCOUNT_NUMBER_DIGITS digits (spaces and dashes
+    removed)."""
     digits = _compact(account_number)
-    if not (digits.isdigit() and 4 <= len(digits) <= 17):
-        raise InvalidPaymentDetails("account_number", "Enter the account number: 4 to 17 digits.")
+    if not (digits.isascii() and digits.isdigit()
+            and MIN_ACCOUNT_NUMBER_DIGITS <= len(digits) <= MAX_ACCOUNT_NUMBER_DIGITS):
+        raise InvalidPaymentDetails(
+            "account_number",
+            f"Enter the account number: {MIN_ACCOUNT_NUMBER_DIGITS} to "
+            f"{MAX_ACCOUNT_NUMBER_DIGITS} digits.",
+        )
     return digits
 
 
