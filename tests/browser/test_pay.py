@@ -3,9 +3,9 @@ live by htmx, then the receipt; a declined card's message next to the methods, w
 on them; the whole flow by keyboard alone; axe-core and no sideways scrolling at desktop and
 phone widths.
 
-These tests pay, so they run on a portal of their own (the demo data, plus Northwind's cards
-and verified bank account added through the payment method services); expected figures come
-from its database."""
+These tests pay, so they run on a portal of their own (the demo data, plus a card that is
+declined, added through the payment method services); expected figures come from its
+database."""
 
 import re
 from collections.abc import Iterator
@@ -26,7 +26,7 @@ from app.payments.models import Payment, PaymentStatus
 from app.payments.pay import payable_invoices
 from tests.browser.conftest import build_portal, serve, sign_in_as
 from tests.browser.helpers import DESKTOP, PHONE, horizontal_overflow
-from tests.payments.paying import DECLINED_CARD, add_bank_account, add_card
+from tests.payments.paying import DECLINED_CARD, add_card
 
 NORTHWIND = "R-100001"
 BILLING_USER = "billing@northwind.example"
@@ -39,9 +39,9 @@ def paying_portal(tmp_path_factory) -> Flask:
         account = db.session.scalar(select(Account).where(Account.number == NORTHWIND))
         admin = db.session.scalar(select(User).where(User.account_id == account.id,
                                                      User.role == Role.ADMIN))
-        add_card(account, admin)
+        # The demo has Northwind's Visa 4242 and verified bank account; add a card that is
+        # declined.
         add_card(account, admin, DECLINED_CARD)
-        add_bank_account(account, admin)
     return portal
 
 
