@@ -87,7 +87,7 @@ class Config:
     ISSUER_ADDRESS = os.environ.get(
         "ISSUER_ADDRESS", "1200 Harbor Avenue, Suite 400, Seattle, WA 98101, United States"
     )
-    ISSUER_TAX_ID = os.environ.get("ISSUER_TAX_ID", "EIN 91-1144442")
+    ISSUER_TAX_ID = os.environ.get("ISSUER_TAX_ID", "EIN 46-2468013")
 
     # Request size (SPEC §14): a larger body gets a 413 page before it is read. The whole
     # request may carry a 10 MB document and the form around it; a form's text (an urlencoded

@@ -47,6 +47,13 @@ def parse_amount(text: str) -> Decimal:
     return amount.quantize(CENT)
 
 
+def _amount_or_none(text: str | None) -> Decimal | None:
+    try:
+        return parse_amount(text or "")
+    except ValueError:
+        return None
+
+
 class PayForm(Form):
     """Invoices and amounts, credit and method; `pay_form` adds a `pay_<id>` checkbox and an
     `amount_<id>` box for each invoice offered."""
@@ -90,9 +97,13 @@ class PayForm(Form):
 
     def selections(self) -> list[tuple[int, Decimal]]:
         """(invoice id, amount) of each chosen invoice whose amount reads well, in the order
-        offered (after `validate`)."""
+        offered (as `validate` read them; a form not validated, such as the one first shown,
+        reads its boxes now)."""
+        if not hasattr(self, "amounts"):
+            return [(invoice.id, amount) for invoice in self.chosen()
+                    if (amount := _amount_or_none(self.amount_field(invoice).data)) is not None]
         return [(invoice.id, self.amounts[invoice.id]) for invoice in self.invoices
-                if invoice.id in getattr(self, "amounts", {})]
+                if invoice.id in self.amounts]
 
     def chosen(self) -> list[Invoice]:
         return [invoice for invoice in self.invoices if self.pay_field(invoice).data]

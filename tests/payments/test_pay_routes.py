@@ -462,3 +462,17 @@ def test_every_pay_post_needs_the_csrf_token(csrf_client, reseller, card):
     confirmed = csrf_client.post("/billing/pay/confirm", data={"draft": key},
                                  headers={**HX, "X-CSRFToken": token})
     assert confirmed.status_code == 204 and payments_count() == 1
+
+
+
+def test_the_pay_form_opens_with_the_totals_of_what_it_offers(client, login, reseller, card):
+    """The totals shown first are those of the invoices chosen at their balance due, not zero
+    until something is typed."""
+    login(reseller.users[Role.BILLING])
+    body = text(client.get(f"/billing/pay?draft={start(client)}"))
+    totals = body[body.index('class="pay-totals"'):]
+    total = sum((invoice.balance_due for invoice in reseller.invoices), Decimal("0"))
+    assert total == Decimal("112.50")
+    assert "<dt>Invoices total</dt><dd>$112.50</dd>" in totals
+    assert "<dt>To charge</dt><dd>$112.50</dd>" in totals
+    assert "left out of these totals" not in body

@@ -77,7 +77,7 @@ def test_every_role_reads_payments_and_receipts(client, login, reseller, role):
     assert page.status_code == 200
     for expected in [payment.reference, "Visa •••• 4242", "$32.50", "Succeeded",
                      reseller.invoices[0].number, reseller.invoices[1].number,
-                     "Northgate Cloud Distribution Inc.", "EIN 91-1144442"]:
+                     "Northgate Cloud Distribution Inc.", "EIN 46-2468013"]:
         assert expected in body, expected
     # The credit applied alongside: $10.00 on the oldest invoice, $27.50 paid by card.
     cells = re.findall(r'data-label="(?:Paid by this payment|Credit applied|Total)">([^<]*)<',
@@ -89,7 +89,7 @@ def test_every_role_reads_payments_and_receipts(client, login, reseller, role):
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert f"receipt-{payment.reference}.pdf" in pdf.headers["Content-Disposition"]
     printed = pdf_text(pdf.data)
-    for expected in [payment.reference, "Northgate Cloud Distribution Inc.", "EIN 91-1144442",
+    for expected in [payment.reference, "Northgate Cloud Distribution Inc.", "EIN 46-2468013",
                      reseller.invoices[0].number, "$32.50", "$10.00", reseller.account.number]:
         assert expected in printed, expected
     can_pay = role != Role.VIEWER
