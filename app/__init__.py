@@ -23,7 +23,7 @@ def create_app(config: object | None = None) -> Flask:
     from app import formatting, ratelimit  # noqa: F401 - ratelimit: the database:// storage
 
     # Every domain's tables, so that migrations and relationships see all of them.
-    from app.erp import models as _erp_models  # noqa: F401
+    from app.events import models as _event_models  # noqa: F401
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
     from app.ledger import models as _ledger_models  # noqa: F401
     from app.payments import gateways

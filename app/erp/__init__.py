@@ -1,1 +1,2 @@
-"""Integration with the back-office ERP: the outbox of business events."""
+"""Integration with the back-office ERP: delivering the outbox's events (app.events) as signed
+webhooks."""
