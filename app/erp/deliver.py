@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import func, or_, select, update
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from app.events.models import DeliveryState, OutboxEvent, utcnow
 from app.events.schemas import envelope
@@ -60,7 +60,7 @@ def signer(secret: str | None) -> Webhook:
         raise WebhookConfigError("ERP_WEBHOOK_SECRET must start with whsec_.")
     try:
         return Webhook(secret)
-    except ValueError as error:  # binascii.Error: not base64
+    except (ValueError, EmptyWebhookSecretError) as error:  # binascii.Error: not base64
         raise WebhookConfigError("ERP_WEBHOOK_SECRET is not whsec_ followed by base64.") \
             from error
 
