@@ -23,7 +23,7 @@ def create_app(config: object | None = None) -> Flask:
     from app import formatting, ratelimit  # noqa: F401 - ratelimit: the database:// storage
 
     # Every domain's tables, so that migrations and relationships see all of them.
-    from app.erp import models as _erp_models  # noqa: F401
+    from app.events import models as _event_models  # noqa: F401
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
     from app.ledger import models as _ledger_models  # noqa: F401
     from app.payments import gateways
@@ -52,6 +52,7 @@ def create_app(config: object | None = None) -> Flask:
         credit,
         dashboard,
         demo,
+        erp,
         health,
         kb,
         payments,
@@ -62,8 +63,8 @@ def create_app(config: object | None = None) -> Flask:
     from app.payments.gateways import cli as payment_keys_cli
     from app.payments.gateways import hosted_pages
 
-    for module in (accounts, billing, legacy_cli, credit, dashboard, demo, health, kb, payments,
-                   search, payment_keys_cli, hosted_pages):
+    for module in (accounts, billing, legacy_cli, credit, dashboard, demo, erp, health, kb,
+                   payments, search, payment_keys_cli, hosted_pages):
         app.register_blueprint(module.bp)
     reconcile.init_app(app)
 

@@ -89,6 +89,11 @@ class Config:
     )
     ISSUER_TAX_ID = os.environ.get("ISSUER_TAX_ID", "EIN 46-2468013")
 
+    # ERP webhooks (SPEC §13): `flask erp deliver` posts the outbox's events to this URL, signed
+    # with this Standard Webhooks secret ("whsec_" + base64). No URL: events wait in the outbox.
+    ERP_WEBHOOK_URL = os.environ.get("ERP_WEBHOOK_URL") or None
+    ERP_WEBHOOK_SECRET = os.environ.get("ERP_WEBHOOK_SECRET") or None
+
     # Request size (SPEC §14): a larger body gets a 413 page before it is read. The whole
     # request may carry a 10 MB document and the form around it; a form's text (an urlencoded
     # body, or a text part of a multipart one) is far smaller; so is the number of its parts.
@@ -115,3 +120,5 @@ class TestConfig(Config):
     SESSION_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False
     SEARCH_AUTO_REINDEX = True
+    ERP_WEBHOOK_URL = None
+    ERP_WEBHOOK_SECRET = None

@@ -41,7 +41,8 @@ from app.billing.models import (
 from app.billing.numbering import next_document_number
 from app.billing.rating import Change, DraftLine, OneTimeFee, Period, Terms, rate_period
 from app.credit.services import auto_apply_credit
-from app.erp.services import record_event
+from app.events.schemas import InvoiceIssued
+from app.events.services import record_event
 from app.extensions import db
 from app.money import ZERO, line_tax
 
@@ -244,20 +245,19 @@ def issue_invoice(account: Account, period: Period, lines: list[DraftLine]) -> I
         ],
     )
     record_event(
-        "invoice.issued",
+        InvoiceIssued(
+            invoice_number=invoice.number,
+            account_number=account.number,
+            period=period.key,
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            currency=invoice.currency,
+            subtotal=invoice.subtotal,
+            tax=invoice.tax_total,
+            total=invoice.total,
+            lines=invoice.line_count,
+        ),
         account_id=account.id,
-        payload={
-            "invoice_number": invoice.number,
-            "account_number": account.number,
-            "period": period.key,
-            "issue_date": invoice.issue_date.isoformat(),
-            "due_date": invoice.due_date.isoformat(),
-            "currency": invoice.currency,
-            "subtotal": str(invoice.subtotal),
-            "tax": str(invoice.tax_total),
-            "total": str(invoice.total),
-            "lines": invoice.line_count,
-        },
     )
     return invoice
 

@@ -14,7 +14,7 @@ from app.accounts.models import Account
 from app.billing.models import Invoice, InvoiceStatus
 from app.billing.transitions import PAYABLE
 from app.credit.services import AUTO_APPLY_CHANGED
-from app.erp.models import OutboxEvent
+from app.events.models import OutboxEvent
 from app.extensions import db
 from app.formatting import LOCALE
 from app.ledger.models import CreditSource, EntryKind, LedgerEntry

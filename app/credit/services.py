@@ -31,8 +31,9 @@ from app.billing.transitions import (
 from app.billing.transitions import (
     apply_credit as apply_credit_to_invoice,
 )
-from app.erp.services import record_event
 from app.errors import DomainError
+from app.events.schemas import CreditApplied, CreditAutoApplyChanged, CreditReversed
+from app.events.services import record_event
 from app.extensions import db
 from app.formatting import money
 from app.ledger import services as ledger
@@ -47,7 +48,7 @@ CREDIT_SOURCE_LABELS = {
 
 
 # The outbox event that records who turned auto-apply off or on, and when.
-AUTO_APPLY_CHANGED = "account.credit_auto_apply_changed"
+AUTO_APPLY_CHANGED = CreditAutoApplyChanged.TYPE
 
 
 class CreditError(DomainError):
@@ -156,9 +157,8 @@ def apply_credit(invoice: Invoice, amount: Decimal, *, on: date | None = None
         left -= drawn
         if left == ZERO:
             break
-    record_event("credit.applied", account_id=account.id, payload={
-        "invoice_number": invoice.number, "amount": str(amount), "currency": invoice.currency,
-    })
+    record_event(CreditApplied(invoice_number=invoice.number, amount=amount,
+                               currency=invoice.currency), account_id=account.id)
     return entries
 
 
@@ -187,10 +187,9 @@ def set_auto_apply(account: Account, on: bool, *, user: User) -> bool:
     if account.auto_apply_credit == on:
         return False
     account.auto_apply_credit = on
-    record_event(AUTO_APPLY_CHANGED, account_id=account.id, payload={
-        "account_number": account.number, "auto_apply": on, "changed_by": user.email,
-        "changed_at": utcnow().isoformat(),
-    })
+    record_event(CreditAutoApplyChanged(account_number=account.number, auto_apply=on,
+                                        changed_by=user.email, changed_at=utcnow()),
+                 account_id=account.id)
     db.session.flush()
     return True
 
@@ -251,10 +250,8 @@ def _undo_application(entry: LedgerEntry, on: date) -> LedgerEntry:
     reverse_credit(invoice, entry.amount)
     reversal = ledger.reverse_entry(entry, effective_on=on,
                                     memo=f"Credit taken off {invoice.number}")
-    record_event("credit.reversed", account_id=entry.account_id, payload={
-        "invoice_number": invoice.number, "amount": str(entry.amount),
-        "currency": entry.currency,
-    })
+    record_event(CreditReversed(invoice_number=invoice.number, amount=entry.amount,
+                                currency=entry.currency), account_id=entry.account_id)
     return reversal
 
 
@@ -294,11 +291,9 @@ def reverse_invoice_credit(invoice: Invoice, *, on: date | None = None) -> list[
         reverse_credit(invoice, application.amount)
         reversals.append(ledger.reverse_entry(
             application, effective_on=on, memo=f"Credit taken off {invoice.number}"))
-    record_event("credit.reversed", account_id=invoice.account_id, payload={
-        "invoice_number": invoice.number,
-        "amount": str(sum((entry.amount for entry in applications), ZERO)),
-        "currency": invoice.currency,
-    })
+    record_event(CreditReversed(invoice_number=invoice.number,
+                                amount=sum((entry.amount for entry in applications), ZERO),
+                                currency=invoice.currency), account_id=invoice.account_id)
     return reversals
 
 

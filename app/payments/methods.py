@@ -21,8 +21,17 @@ from flask import abort
 from sqlalchemy import select, update
 
 from app.accounts.models import Account, User, utcnow
-from app.erp.services import record_event
 from app.errors import DomainError
+from app.events.schemas import (
+    EventData,
+    PaymentMethodAdded,
+    PaymentMethodDisabled,
+    PaymentMethodExpired,
+    PaymentMethodLocked,
+    PaymentMethodRemoved,
+    PaymentMethodVerified,
+)
+from app.events.services import record_event
 from app.extensions import db
 from app.payments.gateways import get_gateway
 from app.payments.gateways.base import BankAccountType, CardToken, MethodKind
@@ -114,11 +123,9 @@ def _transition(method: PaymentMethod, sources: Sequence[MethodStatus],
     return locked
 
 
-def _event(kind: str, method: PaymentMethod, **extra) -> None:
-    record_event(f"payment_method.{kind}", account_id=method.account_id, payload={
-        "method_id": method.id, "kind": method.kind.value, "label": method.label,
-        "status": method.status.value, **extra,
-    })
+def _event(schema: type[EventData], method: PaymentMethod, **extra) -> None:
+    record_event(schema(method_id=method.id, kind=method.kind.value, label=method.label,
+                        status=method.status.value, **extra), account_id=method.account_id)
 
 
 def list_methods(account_id: int) -> list[PaymentMethod]:
@@ -159,8 +166,8 @@ def add_card(account: Account, card: CardToken, *, user: User) -> PaymentMethod:
     db.session.add(method)
     db.session.flush()
     _default_if_first(method)
-    _event("added", method)
-    _event("verified", method)
+    _event(PaymentMethodAdded, method)
+    _event(PaymentMethodVerified, method)
     return method
 
 
@@ -199,7 +206,7 @@ def add_bank_account(
     )
     db.session.add(method)
     db.session.flush()
-    _event("added", method)
+    _event(PaymentMethodAdded, method)
     return method
 
 
@@ -289,12 +296,12 @@ def verify_bank_account(method: PaymentMethod, amounts: tuple[Decimal, Decimal],
         method.verified_at = utcnow()
         db.session.flush()
         _default_if_first(method)
-        _event("verified", method)
+        _event(PaymentMethodVerified, method)
         return True
     method.failed_verifications += 1
     if method.failed_verifications >= VERIFICATION_TRIES:
         method.status = MethodStatus.LOCKED
-        _event("locked", method)
+        _event(PaymentMethodLocked, method)
     db.session.flush()
     return False
 
@@ -302,7 +309,7 @@ def verify_bank_account(method: PaymentMethod, amounts: tuple[Decimal, Decimal],
 def _expire(method: PaymentMethod) -> None:
     method.status = MethodStatus.EXPIRED
     db.session.flush()
-    _event("expired", method)
+    _event(PaymentMethodExpired, method)
 
 
 def expire_unverified_methods(today: date) -> int:
@@ -330,7 +337,7 @@ def disable_method(method: PaymentMethod, reason: str) -> PaymentMethod:
     method.disabled_reason = reason
     method.is_default = False
     db.session.flush()
-    _event("disabled", method, reason=reason)
+    _event(PaymentMethodDisabled, method, reason=reason)
     return method
 
 
@@ -370,5 +377,5 @@ def remove_method(method: PaymentMethod) -> PaymentMethod:
     method.removed_at = utcnow()
     method.is_default = False
     db.session.flush()
-    _event("removed", method)
+    _event(PaymentMethodRemoved, method)
     return method

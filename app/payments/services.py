@@ -26,8 +26,15 @@ from sqlalchemy import select
 from app.billing.models import Invoice
 from app.billing.transitions import apply_payment, lock_invoice, reverse_payment
 from app.credit.services import create_credit, lock_account, take_back_credit
-from app.erp.services import record_event
 from app.errors import DomainError
+from app.events.schemas import (
+    EventData,
+    PaymentCreated,
+    PaymentFailed,
+    PaymentReturned,
+    PaymentSucceeded,
+)
+from app.events.services import record_event
 from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.models import CreditSource, EntryKind, LedgerEntry
@@ -59,11 +66,10 @@ def lock_payment(payment_id: int) -> Payment:
     )
 
 
-def _event(kind: str, payment: Payment, **extra) -> None:
-    record_event(f"payment.{kind}", account_id=payment.account_id, payload={
-        "reference": payment.reference, "amount": str(payment.amount),
-        "currency": payment.currency, "status": payment.status.value, **extra,
-    })
+def _event(schema: type[EventData], payment: Payment, **extra) -> None:
+    record_event(schema(reference=payment.reference, amount=payment.amount,
+                        currency=payment.currency, status=payment.status.value, **extra),
+                 account_id=payment.account_id)
 
 
 def create_payment(
@@ -115,8 +121,8 @@ def create_payment(
     db.session.add(payment)
     db.session.flush()
     if status == PaymentStatus.FAILED:
-        _event("created", payment)
-        _event("failed", payment, reason=failure_reason)
+        _event(PaymentCreated, payment, invoices=[invoice.number for invoice, _ in allocations])
+        _event(PaymentFailed, payment, reason=failure_reason)
         return payment
     ledger.post_entry(EntryKind.PAYMENT, account_id=account_id, currency=currency,
                       amount=amount, effective_on=received_on, reference=payment.reference,
@@ -133,10 +139,10 @@ def create_payment(
         create_credit(account, amount - allocated, CreditSource.OVERPAYMENT,
                       effective_on=received_on, reference=payment.reference,
                       memo=f"Overpayment of {payment.reference}", payment_id=payment.id)
-    _event("created", payment,
+    _event(PaymentCreated, payment,
            invoices=[invoice.number for invoice, _ in allocations])
     if status == PaymentStatus.SUCCEEDED:
-        _event("succeeded", payment)
+        _event(PaymentSucceeded, payment)
     return payment
 
 
@@ -160,7 +166,7 @@ def settle_payment(payment: Payment, *, on: date) -> Payment:
                       currency=payment.currency, amount=payment.amount, effective_on=on,
                       reference=payment.reference, memo="Settled", payment_id=payment.id)
     db.session.flush()
-    _event("succeeded", payment)
+    _event(PaymentSucceeded, payment)
     return payment
 
 
@@ -173,7 +179,7 @@ def confirm_unknown_payment(payment: Payment, *, gateway_reference: str | None =
     payment.status = PaymentStatus.SUCCEEDED
     payment.gateway_reference = gateway_reference or payment.gateway_reference
     db.session.flush()
-    _event("succeeded", payment)
+    _event(PaymentSucceeded, payment)
     return payment
 
 
@@ -214,7 +220,7 @@ def fail_payment(payment: Payment, reason: str, *, on: date) -> Payment:
     payment.status = PaymentStatus.FAILED
     payment.failure_reason = reason
     db.session.flush()
-    _event("failed", payment, reason=reason)
+    _event(PaymentFailed, payment, reason=reason)
     return payment
 
 
@@ -231,7 +237,7 @@ def return_payment(payment: Payment, r_code: str, *, on: date) -> Payment:
     payment.failure_reason = reason.explanation
     payment.returned_on = on
     db.session.flush()
-    _event("returned", payment, return_code=reason.code)
+    _event(PaymentReturned, payment, return_code=reason.code)
     return payment
 
 

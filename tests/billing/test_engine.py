@@ -13,7 +13,7 @@ from app.billing import engine
 from app.billing.engine import BillingError, check_period, run_billing
 from app.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from app.billing.rating import Period
-from app.erp.models import OutboxEvent
+from app.events.models import OutboxEvent
 from app.extensions import db
 from tests.billing.factories import BillingFactory
 

@@ -25,7 +25,7 @@ from app.billing.models import (
     OneTimeCharge,
 )
 from app.billing.rating import Period
-from app.erp.models import OutboxEvent
+from app.events.models import OutboxEvent
 from app.extensions import db
 from tests.billing.factories import BillingFactory
 

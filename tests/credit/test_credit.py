@@ -22,7 +22,7 @@ from app.credit.services import (
     issue_credit_note,
     reverse_credit_application,
 )
-from app.erp.models import OutboxEvent
+from app.events.models import OutboxEvent
 from app.extensions import db
 from app.ledger.models import CreditSource, EntryKind, LedgerEntry
 from app.payments.services import create_payment

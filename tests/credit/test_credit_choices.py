@@ -33,7 +33,7 @@ from app.credit.services import (
     reverse_invoice_credit,
     set_auto_apply,
 )
-from app.erp.models import OutboxEvent
+from app.events.models import OutboxEvent
 from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.models import CreditSource, EntryKind, LedgerEntry

@@ -17,7 +17,7 @@ from app.credit.forms import (
     TOO_LARGE_MESSAGE,
 )
 from app.credit.services import AUTO_APPLY_CHANGED, apply_credit, credit_balance
-from app.erp.models import OutboxEvent
+from app.events.models import OutboxEvent
 from app.extensions import db
 from app.ledger.models import EntryKind, LedgerEntry
 from app.payments.services import create_payment

@@ -19,8 +19,8 @@ from app.credit.services import (
     issue_credit_note,
     reverse_credit_application,
 )
-from app.erp.models import OutboxEvent
 from app.errors import DomainError
+from app.events.models import OutboxEvent
 from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.models import CreditSource, EntryKind, LedgerEntry

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from app.accounts.models import Role
-from app.erp.models import OutboxEvent
+from app.events.models import OutboxEvent
 from app.extensions import db
 from app.payments import methods
 from app.payments.gateways import get_gateway

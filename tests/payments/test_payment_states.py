@@ -13,8 +13,8 @@ from app.billing.models import Invoice, InvoiceStatus
 from app.billing.rating import Period
 from app.billing.transitions import InvoiceStateError
 from app.credit.services import apply_credit, credit_balance
-from app.erp.models import OutboxEvent
 from app.errors import DomainError
+from app.events.models import OutboxEvent
 from app.extensions import db
 from app.ledger.models import EntryKind, LedgerEntry, LedgerImmutableError
 from app.payments.models import Payment, PaymentStatus

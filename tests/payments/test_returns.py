@@ -16,8 +16,8 @@ from app.accounts.models import Role, User
 from app.billing.engine import run_billing
 from app.billing.models import Invoice, InvoiceStatus
 from app.billing.rating import Period
-from app.erp.models import OutboxEvent
 from app.errors import DomainError
+from app.events.models import OutboxEvent
 from app.extensions import db
 from app.payments import methods
 from app.payments.gateways.sandbox_models import SandboxCharge

@@ -16,7 +16,7 @@ from app.billing.models import Invoice, InvoiceStatus
 from app.billing.rating import Period
 from app.billing.statement import build_statement
 from app.credit.services import credit_balance
-from app.erp.models import OutboxEvent
+from app.events.models import OutboxEvent
 from app.extensions import db
 from app.ledger.models import EntryKind, LedgerEntry
 from app.payments.gateways.base import EventType
