@@ -21,6 +21,7 @@ from flask import abort
 from sqlalchemy import select, update
 
 from app.accounts.models import Account, User, utcnow
+from app.audit.services import PAYMENT_GATEWAY, audit
 from app.erp.services import record_event
 from app.errors import DomainError
 from app.extensions import db
@@ -121,6 +122,11 @@ def _event(kind: str, method: PaymentMethod, **extra) -> None:
     })
 
 
+def _audit(change: str, method: PaymentMethod, actor: User | None = None, **extra) -> None:
+    audit(f"payment_method.{change}", account_id=method.account_id, actor=actor, details={
+        "method_id": method.id, "kind": method.kind.value, "label": method.label, **extra})
+
+
 def list_methods(account_id: int) -> list[PaymentMethod]:
     """The account's methods that were not removed: the default first, then newest first."""
     return list(db.session.scalars(
@@ -161,6 +167,7 @@ def add_card(account: Account, card: CardToken, *, user: User) -> PaymentMethod:
     _default_if_first(method)
     _event("added", method)
     _event("verified", method)
+    _audit("added", method, user)
     return method
 
 
@@ -200,6 +207,7 @@ def add_bank_account(
     db.session.add(method)
     db.session.flush()
     _event("added", method)
+    _audit("added", method, authorisation.user)
     return method
 
 
@@ -290,6 +298,7 @@ def verify_bank_account(method: PaymentMethod, amounts: tuple[Decimal, Decimal],
         db.session.flush()
         _default_if_first(method)
         _event("verified", method)
+        _audit("verified", method)
         return True
     method.failed_verifications += 1
     if method.failed_verifications >= VERIFICATION_TRIES:
@@ -331,6 +340,8 @@ def disable_method(method: PaymentMethod, reason: str) -> PaymentMethod:
     method.is_default = False
     db.session.flush()
     _event("disabled", method, reason=reason)
+    # Only the bank's answer turns a method off (an ACH return), whoever passed it on.
+    _audit("disabled", method, PAYMENT_GATEWAY, reason=reason)
     return method
 
 
@@ -347,6 +358,7 @@ def set_default(method: PaymentMethod, today: date) -> PaymentMethod:
     db.session.flush()
     method.is_default = True
     db.session.flush()
+    _audit("default_changed", method)
     return method
 
 
@@ -371,4 +383,5 @@ def remove_method(method: PaymentMethod) -> PaymentMethod:
     method.is_default = False
     db.session.flush()
     _event("removed", method)
+    _audit("removed", method)
     return method
