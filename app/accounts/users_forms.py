@@ -1,6 +1,7 @@
 """Forms of the users and roles pages and of signing up through an invitation."""
 
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from app.accounts.models import Role
@@ -8,7 +9,7 @@ from app.accounts.services import MAX_PASSWORD_LENGTH
 from app.accounts.users import ACCOUNT_ROLES, ROLE_LABELS
 from app.forms import Form
 
-ROLE_CHOICES = [(role.value, ROLE_LABELS[role]) for role in ACCOUNT_ROLES]
+ROLE_CHOICES = [SelectChoice(role.value, ROLE_LABELS[role]) for role in ACCOUNT_ROLES]
 
 
 class InviteForm(Form):
