@@ -12,7 +12,8 @@ from app.web import current_account_id, positive_int, render, roles_required
 @roles_required(Role.ADMIN)
 def audit_log():
     form = AuditFilterForm(request.args)
-    action = form.action.data if form.validate() else None
+    # An action the form does not offer is an error next to it, and the whole log is shown.
+    action = form.action.data if "action" in request.args and form.validate() else None
     result = services.list_events(current_account_id(), action=action or None,
                                   page=request.args.get("page", 1, type=positive_int))
     args = {"action": action} if action else {}
