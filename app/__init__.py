@@ -48,6 +48,7 @@ def create_app(config: object | None = None) -> Flask:
 
     from app import (
         accounts,
+        audit,
         billing,
         credit,
         dashboard,
@@ -59,12 +60,13 @@ def create_app(config: object | None = None) -> Flask:
         reconcile,
         search,
     )
+    from app.accounts import users_routes
     from app.billing import legacy_cli
     from app.payments.gateways import cli as payment_keys_cli
     from app.payments.gateways import hosted_pages
 
-    for module in (accounts, billing, legacy_cli, credit, dashboard, demo, erp, health, kb,
-                   payments, search, payment_keys_cli, hosted_pages):
+    for module in (accounts, users_routes, audit, billing, legacy_cli, credit, dashboard, demo,
+                   erp, health, kb, payments, search, payment_keys_cli, hosted_pages):
         app.register_blueprint(module.bp)
     reconcile.init_app(app)
 

@@ -1,11 +1,11 @@
 """Jinja filters for money and dates, through Babel (never formatted by hand)."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale
-from babel.dates import format_date, format_interval
+from babel.dates import format_date, format_datetime, format_interval
 from babel.numbers import format_decimal
 from flask import Flask
 
@@ -33,6 +33,11 @@ def medium_date(value: date | datetime) -> str:
     return format_date(value, format="medium", locale=LOCALE)
 
 
+def utc_datetime(value: datetime) -> str:
+    """A moment in UTC, to the minute, as the audit log shows it: "Nov 1, 2026, 2:05 PM UTC"."""
+    return format_datetime(value, "MMM d, y, h:mm a 'UTC'", tzinfo=UTC, locale=LOCALE)
+
+
 def date_range(start: date, end: date) -> str:
     """A period in the same style, without repeating what both ends share (CLDR's interval
     formats): "Nov 1 – 30, 2026", "Nov 15 – Dec 14, 2026", "Dec 15, 2026 – Jan 14, 2027"."""
@@ -49,3 +54,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(money, "money")
     app.add_template_filter(medium_date, "medium_date")
     app.add_template_filter(date_range, "date_range")
+    app.add_template_filter(utc_datetime, "utc_datetime")

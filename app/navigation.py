@@ -1,10 +1,13 @@
 """The site's navigation, decided once in Python (templates only draw it): the main menu for
-the signed-in user's role, and the Billing section's sub-navigation (SPEC §11)."""
+the signed-in user's role, and the sub-navigation of the Billing and Account sections
+(SPEC §11)."""
 
 from dataclasses import dataclass
 
 from flask import Flask, request, url_for
 from flask_login import current_user
+
+from app.accounts.models import Role
 
 BILLING_BLUEPRINTS = ("billing", "payments", "credit")
 # (endpoint, label, endpoints it covers by prefix)
@@ -18,6 +21,13 @@ BILLING_PAGES = (
                                                  "payments.verify", "payments.card",
                                                  "payments.remove", "payments.make_default")),
     ("credit.overview", "Credit", ("credit.",)),
+)
+
+ACCOUNT_BLUEPRINTS = ("users", "audit")
+# The Account section's pages for admins (Company and Changes join when they exist).
+ACCOUNT_PAGES = (
+    ("users.user_list", "Users", ("users.",)),
+    ("audit.audit_log", "Audit log", ("audit.",)),
 )
 
 
@@ -40,6 +50,9 @@ def main_nav() -> list[NavItem]:
                              endpoint == "dashboard.index"))
         items.append(NavItem("Billing", url_for("billing.invoice_list"),
                              request.blueprint in BILLING_BLUEPRINTS))
+        if current_user.role == Role.ADMIN:
+            items.append(NavItem("Account", url_for(ACCOUNT_PAGES[0][0]),
+                                 request.blueprint in ACCOUNT_BLUEPRINTS))
     if current_user.is_authenticated and current_user.is_staff:
         items.append(NavItem("Content insights", url_for("kb.insights"),
                              endpoint == "kb.insights"))
@@ -57,7 +70,31 @@ def billing_nav() -> list[NavItem]:
             for target, label, covers in BILLING_PAGES]
 
 
+def account_nav() -> list[NavItem]:
+    """The Account sub-navigation, on account pages of a signed-in admin only."""
+    if not current_user.is_authenticated or current_user.role != Role.ADMIN \
+            or request.blueprint not in ACCOUNT_BLUEPRINTS:
+        return []
+    endpoint = _endpoint()
+    return [NavItem(label, url_for(target), endpoint.startswith(covers))
+            for target, label, covers in ACCOUNT_PAGES]
+
+
+@dataclass(frozen=True)
+class SectionNav:
+    label: str
+    items: list[NavItem]
+
+
+def section_nav() -> SectionNav | None:
+    """The sub-navigation of the section the page belongs to, if it has one."""
+    for label, items in (("Billing", billing_nav()), ("Account", account_nav())):
+        if items:
+            return SectionNav(label, items)
+    return None
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def navigation() -> dict:
-        return {"main_nav": main_nav, "billing_nav": billing_nav}
+        return {"main_nav": main_nav, "section_nav": section_nav}

@@ -40,7 +40,8 @@ def test_every_route_is_private_unless_marked_public(app):
         if getattr(view, "is_public", False)
     )
     assert public == [
-        "auth.login", "auth.logout", "dashboard.index", "health.healthz", "health.readyz",
+        "auth.login", "auth.logout", "auth.signup", "dashboard.index", "health.healthz",
+        "health.readyz",
         "kb.article", "kb.category", "kb.feedback", "kb.index", "sandbox_gateway.card_page",
         "search.search",
     ]

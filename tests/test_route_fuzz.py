@@ -26,7 +26,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.routing import Rule
 from werkzeug.test import encode_multipart
 
-from app.accounts.models import Role
+from app.accounts import users as account_users
+from app.accounts.models import Role, User
 from app.billing import services
 from app.billing.engine import run_billing
 from app.billing.legacy import COLUMNS, import_rows
@@ -102,6 +103,9 @@ class Seed:
     payment_ids: list[str] = field(default_factory=list)
     method_ids: list[str] = field(default_factory=list)
     card_setups: list[str] = field(default_factory=list)
+    user_ids: list[str] = field(default_factory=list)
+    invitation_ids: list[str] = field(default_factory=list)
+    signup_tokens: list[str] = field(default_factory=list)
 
 
 # Real values for each path variable name, from the seed. A new path variable fails the walk
@@ -114,7 +118,16 @@ PATH_VALUES = {
     "payment_id": lambda seed: seed.payment_ids,
     "method_id": lambda seed: seed.method_ids,
     "reference": lambda seed: seed.card_setups,
+    "user_id": lambda seed: seed.user_ids,
+    "invitation_id": lambda seed: seed.invitation_ids,
+    "token": lambda seed: seed.signup_tokens,
 }
+# Routes that change a user: after each request the walk gives its own users back their role
+# and access (and signs them in again), so that one random id does not lock a role out.
+USER_CHANGES = {"users.change_role", "users.deactivate"}
+# Pages whose link is the credential: whoever holds a sign-up link is its invitee and sees who
+# invited them, so the second tenant holding the first's link is not a breach of isolation.
+BEARER_LINKS = {"auth.signup"}
 
 
 def _seed(factory) -> Seed:
@@ -150,12 +163,15 @@ def _seed(factory) -> Seed:
                              allocations=[(invoice, Decimal("10.00"))],
                              received_on=date(2026, 3, 9))
     db.session.commit()
-    markers = [home.legal_name, "Walked Hidden Customer", f"Customer of {home.number}",
+    markers = [home.legal_name, "Walked Hidden Customer", "Walked Viewer",
+               "walked.invitee@example.test", f"Customer of {home.number}",
                home.number, invoice.number, "LEG-WALK-1", payment.reference,
                "Walked credit note"]
     seed = Seed(invoice.number, "LEG-WALK-1", keys, markers, users,
                 payment_ids=[str(payment.id)])
     seed.method_ids, seed.card_setups = _seed_payment_methods(home, users[Role.ADMIN])
+    seed.user_ids, seed.invitation_ids, seed.signup_tokens = _seed_team(factory, home,
+                                                                        users[Role.ADMIN])
     seed.real_values = [invoice.number, "LEG-WALK-1", *keys, "getting-started", "payments",
                         "open", "overdue", "paid", "void", "all", "-total", "number", "2026-03-01",
                         "2026-03-31", "2017-05-01", "yes", "no", "invoice", "/billing/invoices"]
@@ -177,6 +193,23 @@ def _seed_payment_methods(account, admin) -> tuple[list[str], list[str]]:
     open_setup = gateway.begin_card_setup(customer=account.number, return_url="/billing")
     db.session.commit()
     return [str(card.id), str(bank.id)], [open_setup.reference]
+
+
+def _seed_team(factory, account, admin) -> tuple[list[str], list[str], list[str]]:
+    """A second admin and a viewer to change (user ids), an open invitation to revoke (its
+    id), and sign-up links: another open invitation's and a revoked one's."""
+    team = [factory.user(Role.ADMIN, account=account, name="Walked Admin"),
+            factory.user(Role.VIEWER, account=account, name="Walked Viewer")]
+    pending = account_users.invite_user(account, email="walked.invitee@example.test",
+                                        name="Walked Invitee", role=Role.VIEWER, by=admin)
+    to_revoke = account_users.invite_user(account, email="walked.revokable@example.test",
+                                          name="Walked Revokable", role=Role.VIEWER, by=admin)
+    revoked = account_users.invite_user(account, email="walked.revoked@example.test",
+                                        name="Walked Revoked", role=Role.BILLING, by=admin)
+    account_users.revoke_invitation(revoked.invitation, by=admin)
+    db.session.commit()
+    return ([str(user.id) for user in team], [str(to_revoke.invitation.id)],
+            [pending.token, revoked.token])
 
 
 def _parameter_names(app: Flask) -> list[str]:
@@ -298,6 +331,7 @@ class Walk:
         self.requests = 0
         self.clients: dict[str, FlaskClient] = {"anonymous": app.test_client()}
         self.users = {str(role): user for role, user in seed.users.items()}
+        self.roles = {role: (user.id, user.role) for role, user in self.users.items()}
         for role in self.users:
             self.clients[role] = app.test_client()
             self.sign_in(role)
@@ -325,10 +359,27 @@ class Walk:
             response.close()  # a file sent from disk is otherwise left open
         if rule.endpoint == "auth.logout" and role in self.users:
             self.sign_in(role)
+        if rule.endpoint in USER_CHANGES:
+            self.restore_users()
+        if rule.endpoint == "auth.signup" and response.status_code in (204, 303):
+            # Signed up through the seeded link: this client is the invitee now.
+            self.clients[role] = self.app.test_client()
+            if role in self.users:
+                self.sign_in(role)
         return response
 
+    def restore_users(self) -> None:
+        db.session.expire_all()
+        for role, (user_id, original) in self.roles.items():
+            user = db.session.get(User, user_id)
+            if user.active and user.role == original:
+                continue
+            user.active, user.role = True, original
+            db.session.commit()
+            self.sign_in(role)
+
     def check_isolation(self, rule, sent, response, where) -> None:
-        if response.status_code >= 300:
+        if response.status_code >= 300 or rule.endpoint in BEARER_LINKS:
             return
         first_tenant = {self.seed.invoice_number, self.seed.historical_number}
         asked = [value for value in sent.path_values.values() if value in first_tenant]

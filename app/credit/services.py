@@ -20,6 +20,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from app.accounts.models import Account, Role, User, utcnow
+from app.audit.services import audit
 from app.billing.models import CreditNote, Invoice, InvoiceStatus
 from app.billing.numbering import next_document_number
 from app.billing.transitions import (
@@ -190,6 +191,8 @@ def set_auto_apply(account: Account, on: bool, *, user: User) -> bool:
     record_event(CreditAutoApplyChanged(account_number=account.number, auto_apply=on,
                                         changed_by=user.email, changed_at=utcnow()),
                  account_id=account.id)
+    audit("credit.auto_apply_changed", account_id=account.id, actor=user,
+          details={"auto_apply": on})
     db.session.flush()
     return True
 

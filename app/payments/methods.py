@@ -21,6 +21,7 @@ from flask import abort
 from sqlalchemy import select, update
 
 from app.accounts.models import Account, User, utcnow
+from app.audit.services import PAYMENT_GATEWAY, audit
 from app.errors import DomainError
 from app.events.schemas import (
     EventData,
@@ -128,6 +129,11 @@ def _event(schema: type[EventData], method: PaymentMethod, **extra) -> None:
                         status=method.status.value, **extra), account_id=method.account_id)
 
 
+def _audit(change: str, method: PaymentMethod, actor: User | None = None, **extra) -> None:
+    audit(f"payment_method.{change}", account_id=method.account_id, actor=actor, details={
+        "method_id": method.id, "kind": method.kind.value, "label": method.label, **extra})
+
+
 def list_methods(account_id: int) -> list[PaymentMethod]:
     """The account's methods that were not removed: the default first, then newest first."""
     return list(db.session.scalars(
@@ -168,6 +174,7 @@ def add_card(account: Account, card: CardToken, *, user: User) -> PaymentMethod:
     _default_if_first(method)
     _event(PaymentMethodAdded, method)
     _event(PaymentMethodVerified, method)
+    _audit("added", method, user)
     return method
 
 
@@ -207,6 +214,7 @@ def add_bank_account(
     db.session.add(method)
     db.session.flush()
     _event(PaymentMethodAdded, method)
+    _audit("added", method, authorisation.user)
     return method
 
 
@@ -297,6 +305,7 @@ def verify_bank_account(method: PaymentMethod, amounts: tuple[Decimal, Decimal],
         db.session.flush()
         _default_if_first(method)
         _event(PaymentMethodVerified, method)
+        _audit("verified", method)
         return True
     method.failed_verifications += 1
     if method.failed_verifications >= VERIFICATION_TRIES:
@@ -338,6 +347,8 @@ def disable_method(method: PaymentMethod, reason: str) -> PaymentMethod:
     method.is_default = False
     db.session.flush()
     _event(PaymentMethodDisabled, method, reason=reason)
+    # Only the bank's answer turns a method off (an ACH return), whoever passed it on.
+    _audit("disabled", method, PAYMENT_GATEWAY, reason=reason)
     return method
 
 
@@ -354,6 +365,7 @@ def set_default(method: PaymentMethod, today: date) -> PaymentMethod:
     db.session.flush()
     method.is_default = True
     db.session.flush()
+    _audit("default_changed", method)
     return method
 
 
@@ -378,4 +390,5 @@ def remove_method(method: PaymentMethod) -> PaymentMethod:
     method.is_default = False
     db.session.flush()
     _event(PaymentMethodRemoved, method)
+    _audit("removed", method)
     return method
