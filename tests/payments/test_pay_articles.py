@@ -31,9 +31,10 @@ TEMPLATES = ROOT / "templates"
 
 
 def screens() -> str:
-    """The text of the pay, payments and invoice pages' templates (tags left out) and of the
+    """The text of the pay, payments and invoice pages' templates (with the shared macros) (tags left out) and of the
     labels of their forms."""
     files = [*(TEMPLATES / "payments").glob("*.html"), TEMPLATES / "billing/invoice.html",
+             TEMPLATES / "_macros.html",
              ROOT / "app/payments/pay_forms.py"]
     return re.sub(r"<[^>]+>", " ", " ".join(path.read_text() for path in files))
 
