@@ -31,8 +31,8 @@ TEMPLATES = ROOT / "templates"
 
 
 def screens() -> str:
-    """The text of the pay, payments and invoice pages' templates (with the shared macros) (tags left out) and of the
-    labels of their forms."""
+    """The text of the pay, payments and invoice pages' templates and the shared macros (tags
+    left out), and the labels of their forms."""
     files = [*(TEMPLATES / "payments").glob("*.html"), TEMPLATES / "billing/invoice.html",
              TEMPLATES / "_macros.html",
              ROOT / "app/payments/pay_forms.py"]
