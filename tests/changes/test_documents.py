@@ -4,13 +4,15 @@ refused with a sentence; names never reach the disk; files are private."""
 import hashlib
 import io
 import stat
+import struct
 import unicodedata
+import zlib
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from fpdf import FPDF
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -183,6 +185,57 @@ def test_a_png_whose_last_chunk_is_damaged_is_refused():
     damaged = flip_byte(PNG, len(PNG) - 13)
     with pytest.raises(DocumentRejected, match="PNG image is incomplete or damaged"):
         store_document(io.BytesIO(damaged), "scan.png")
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that announces `width` x `height` pixels (grey, 1 bit) and carries no image data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("size", [(12_000, 8_000), (20_000, 20_000)])
+def test_an_image_with_too_many_pixels_is_refused_without_decoding_it(documents_dir, size):
+    assert size[0] * size[1] > Image.MAX_IMAGE_PIXELS
+    with pytest.raises(DocumentRejected) as refused:
+        store_document(io.BytesIO(png_header_only(*size)), "huge.png")
+    assert refused.value.message == (
+        "This PNG image has too many pixels: save it at a lower resolution."
+    )
+    assert files_in(documents_dir) == []
+
+
+def test_a_png_without_image_data_is_refused(documents_dir):
+    with pytest.raises(DocumentRejected) as refused:
+        store_document(io.BytesIO(png_header_only(10, 10)), "empty.png")
+    assert refused.value.message == (
+        "This PNG image is incomplete or damaged: save it again and upload the new file."
+    )
+    assert files_in(documents_dir) == []
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    start=st.sampled_from(
+        [b"", b"%PDF-", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", PNG[:33], JPEG[:20]]
+    ),
+    rest=st.binary(max_size=300),
+)
+def test_any_bytes_are_kept_or_refused_with_a_sentence(documents_dir, start, rest):
+    try:
+        document = store_document(io.BytesIO(start + rest), "upload")
+    except DocumentRejected as refused:
+        assert refused.message.endswith(".")
+        assert refused.too_large is False
+    else:
+        assert document.content_type in ACCEPTED
+    assert not [name for name in files_in(documents_dir) if name.startswith(".upload-")]
 
 
 def test_exactly_the_limit_is_accepted(documents_dir):
