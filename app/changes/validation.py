@@ -320,7 +320,8 @@ def _check_ein(text: str) -> tuple[str | None, str | None]:
     try:
         number = ein.validate(text)
     except stdnum_errors.InvalidComponent:
-        return None, f"{text[:2]}-… is not a valid EIN prefix: the IRS has not assigned it."
+        prefix = ein.compact(text)[:2]
+        return None, f"{prefix}-… is not a valid EIN prefix: the IRS has not assigned it."
     except stdnum_errors.ValidationError:
         return None, "Enter the EIN as 9 digits, like 12-3456789."
     return ein.format(number), None
