@@ -3,8 +3,8 @@ import time
 import click
 from flask import current_app
 
-from app.erp import bp
-from app.erp import tokens
+from app.erp import bp, tokens
+from app.erp.api.idempotency import purge_expired_keys
 from app.erp.deliver import (
     POLL_INTERVAL,
     Deliverer,
@@ -14,7 +14,6 @@ from app.erp.deliver import (
     replay_dead_events,
     waiting_count,
 )
-from app.erp.api.idempotency import purge_expired_keys
 from app.extensions import db
 
 

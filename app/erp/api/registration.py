@@ -11,6 +11,9 @@ from app.erp.api import (  # noqa: F401 - the route modules register their route
     openapi,
     routes_credit,
     routes_events,
+    routes_invoices,
+    routes_payments,
+    routes_subscriptions,
 )
 from app.erp.api.auth import require_token
 from app.erp.api.errors import ApiError, error_response, from_http_exception
@@ -53,11 +56,13 @@ def _api_error(error: Exception) -> Response:
     return error_response(ApiError(500))
 
 
+csrf.exempt(bp)
+bp.before_request(require_token)
+bp.register_error_handler(Exception, _api_error)
+
+
 def init_api(app: Flask) -> None:
     """Register the API blueprint (call before app.web.init_web, so that unrouted API
     requests are answered before the sign-in gate)."""
-    csrf.exempt(bp)
-    bp.before_request(require_token)
-    bp.register_error_handler(Exception, _api_error)
     app.register_blueprint(bp)
     app.before_request(_unrouted_api_request)
