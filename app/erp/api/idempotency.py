@@ -93,9 +93,9 @@ def begin(token_id: int, key: str, request_hash: str) -> Replay | IdempotencyRec
     if existing is not None:
         return _replay(existing, request_hash)
     record = IdempotencyRecord(token_id=token_id, key=key, request_sha256=request_hash)
+    db.session.add(record)
     try:
-        with db.session.begin_nested():
-            db.session.add(record)
+        db.session.flush()
     except IntegrityError:
         # Another request with this key committed while this one waited on the index.
         db.session.rollback()
