@@ -17,7 +17,7 @@ from app.extensions import db
 from app.ledger.models import LedgerEntry
 from app.payments.models import PaymentMethod, PaymentStatus
 from app.reconcile import check_all
-from tests.conftest import IsolatedClient, make_config
+from tests.conftest import IsolatedClient, _clear_tables, make_config
 from tests.erp.api_helpers import API, seed
 
 
@@ -194,7 +194,6 @@ def test_csrf_does_not_apply_and_a_session_never_authenticates(app, csrf_app):
             browser = csrf_app.test_client()
             login_page = browser.get("/login")
             assert login_page.status_code == 200
-            from tests.conftest import sign_in as _sign_in  # noqa: F401
             signed_in = browser.post("/login", data={"email": email, "password": PASSWORD,
                                                      "csrf_token": _csrf(login_page)})
             assert signed_in.status_code == 303
@@ -203,9 +202,8 @@ def test_csrf_does_not_apply_and_a_session_never_authenticates(app, csrf_app):
                                       json=credit_note(number="ERP-CN-2"))
                 assert answer.status_code == 401 and answer.is_json
         finally:
-            for table in reversed(db.metadata.sorted_tables):
-                db.session.execute(table.delete())
-            db.session.commit()
+            db.session.rollback()
+            _clear_tables()
 
 
 def _csrf(page) -> str:
