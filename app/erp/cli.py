@@ -3,7 +3,8 @@ import time
 import click
 from flask import current_app
 
-from app.erp import bp
+from app.erp import bp, tokens
+from app.erp.api.idempotency import purge_expired_keys
 from app.erp.deliver import (
     POLL_INTERVAL,
     Deliverer,
@@ -38,6 +39,8 @@ def deliver_command(forever: bool, limit: int | None) -> None:
         raise click.UsageError(str(error)) from error
     try:
         while True:
+            purge_expired_keys()
+            db.session.commit()
             result = deliverer.deliver_due(limit)
             if result.attempted or not forever:
                 click.echo(_summary(result))
@@ -65,3 +68,48 @@ def replay_command(event_id: str | None, dead: bool) -> None:
         raise click.UsageError(str(error)) from error
     db.session.commit()
     click.echo(f"{count} dead-lettered events are due again.")
+
+
+@bp.cli.group("token")
+def token_group() -> None:
+    """Bearer tokens of the ERP for the inbound API (/api/erp/v1)."""
+
+
+@token_group.command("create")
+@click.option("--name", required=True, help="Who uses the token, e.g. \"ERP production\".")
+def token_create_command(name: str) -> None:
+    """Create a token and print it once: it is stored only as a hash."""
+    try:
+        token, text = tokens.create_token(name)
+    except tokens.TokenError as error:
+        raise click.UsageError(str(error)) from error
+    db.session.commit()
+    click.echo(f"Token {token.prefix} ({token.name}) created. Copy it now; it is not shown "
+               "again:")
+    click.echo(text)
+
+
+@token_group.command("list")
+def token_list_command() -> None:
+    """Every token: prefix, name, created, last used, revoked."""
+    rows = tokens.list_tokens()
+    if not rows:
+        click.echo("No tokens. Create one with `flask erp token create --name NAME`.")
+    for token in rows:
+        used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
+        state = (f"revoked {token.revoked_at.isoformat(timespec='seconds')}"
+                 if token.revoked_at else "active")
+        click.echo(f"{token.prefix}  {token.name}  created "
+                   f"{token.created_at.isoformat(timespec='seconds')}  last used {used}  {state}")
+
+
+@token_group.command("revoke")
+@click.argument("prefix")
+def token_revoke_command(prefix: str) -> None:
+    """Revoke the token with PREFIX (the 16 characters after "erp_"): its calls get 401."""
+    try:
+        token = tokens.revoke_token(prefix)
+    except tokens.TokenError as error:
+        raise click.UsageError(str(error)) from error
+    db.session.commit()
+    click.echo(f"Token {token.prefix} ({token.name}) is revoked.")
