@@ -70,6 +70,10 @@ def create_app(config: object | None = None) -> Flask:
         app.register_blueprint(module.bp)
     reconcile.init_app(app)
 
+    from app.erp.api.registration import init_api
+
+    init_api(app)
+
     from app import navigation
     from app.errors import init_errors
     from app.web import init_web

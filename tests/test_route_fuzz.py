@@ -31,7 +31,7 @@ from app.accounts.models import Role, User
 from app.billing import services
 from app.billing.engine import run_billing
 from app.billing.legacy import COLUMNS, import_rows
-from app.billing.models import Invoice, InvoiceLine
+from app.billing.models import Invoice, InvoiceLine, Subscription
 from app.billing.rating import Period
 from app.credit.services import apply_credit, issue_credit_note
 from app.extensions import db, limiter
@@ -106,6 +106,8 @@ class Seed:
     user_ids: list[str] = field(default_factory=list)
     invitation_ids: list[str] = field(default_factory=list)
     signup_tokens: list[str] = field(default_factory=list)
+    account_numbers: list[str] = field(default_factory=list)
+    subscription_ids: list[str] = field(default_factory=list)
 
 
 # Real values for each path variable name, from the seed. A new path variable fails the walk
@@ -121,6 +123,9 @@ PATH_VALUES = {
     "user_id": lambda seed: seed.user_ids,
     "invitation_id": lambda seed: seed.invitation_ids,
     "token": lambda seed: seed.signup_tokens,
+    # The ERP API (/api/erp/v1): without a bearer token every role gets 401 JSON.
+    "account_number": lambda seed: seed.account_numbers,
+    "subscription_id": lambda seed: seed.subscription_ids,
 }
 # Routes that change a user: after each request the walk gives its own users back their role
 # and access (and signs them in again), so that one random id does not lock a role out.
@@ -168,7 +173,9 @@ def _seed(factory) -> Seed:
                home.number, invoice.number, "LEG-WALK-1", payment.reference,
                "Walked credit note"]
     seed = Seed(invoice.number, "LEG-WALK-1", keys, markers, users,
-                payment_ids=[str(payment.id)])
+                payment_ids=[str(payment.id)], account_numbers=[home.number],
+                subscription_ids=[str(subscription.id) for subscription in
+                                  db.session.query(Subscription).filter_by(account_id=home.id)])
     seed.method_ids, seed.card_setups = _seed_payment_methods(home, users[Role.ADMIN])
     seed.user_ids, seed.invitation_ids, seed.signup_tokens = _seed_team(factory, home,
                                                                         users[Role.ADMIN])

@@ -115,12 +115,14 @@ def create_credit(
 
 
 def issue_credit_note(account: Account, amount: Decimal, reason: str, *, issue_date: date,
-                      invoice: Invoice | None = None) -> CreditNote:
-    """A numbered credit note ("CN-YYYY-NNNNNN") and the credit it gives the account."""
+                      invoice: Invoice | None = None, number: str | None = None) -> CreditNote:
+    """A numbered credit note and the credit it gives the account. `number` is the ERP's
+    number of a credit note it issued; without it the portal numbers it ("CN-YYYY-NNNNNN").
+    Raises CreditError for an amount of zero or less."""
     if amount <= ZERO:
         raise CreditError("A credit note must be more than zero.")
     note = CreditNote(
-        number=next_document_number("CN", issue_date.year), account_id=account.id,
+        number=number or next_document_number("CN", issue_date.year), account_id=account.id,
         invoice_id=invoice.id if invoice else None, issue_date=issue_date, amount=amount,
         currency=account.currency, reason=reason,
     )

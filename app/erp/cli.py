@@ -4,7 +4,8 @@ import time
 import click
 from flask import current_app
 
-from app.erp import bp
+from app.erp import bp, tokens
+from app.erp.api.idempotency import purge_expired_keys
 from app.erp.deliver import (
     POLL_INTERVAL,
     Deliverer,
@@ -53,6 +54,8 @@ def deliver_command(forever: bool, limit: int | None) -> None:
     target, deliverer = None, None
     try:
         while True:
+            purge_expired_keys()
+            db.session.commit()
             # A stand-in ERP may start or stop while this runs: look again on every pass.
             latest = delivery_target()
             db.session.rollback()
@@ -119,8 +122,7 @@ def simulate_command(portal: str, decision: str, delay: float, port: int) -> Non
     if current_app.config["ERP_WEBHOOK_URL"]:
         raise click.UsageError("ERP_WEBHOOK_URL names an ERP already: the stand-in would take "
                                "its events. Unset it to simulate.")
-    from app.erp.tokens import create_token, revoke_token  # TEMPORARY until merge
-    token_row, token = create_token("flask erp simulate")
+    token_row, token = tokens.create_token("flask erp simulate")
     secret = new_webhook_secret()
     erp = StandInErp(portal_client(portal, token), secret,
                      Decision(approve=decision == "approve", delay=delay),
@@ -145,6 +147,51 @@ def simulate_command(portal: str, decision: str, delay: float, port: int) -> Non
         erp.api.close()
         db.session.rollback()
         withdraw_endpoint(erp.url)
-        revoke_token(token_row)
+        tokens.revoke_token(token_row.prefix)
         db.session.commit()
         db.session.remove()
+
+
+@bp.cli.group("token")
+def token_group() -> None:
+    """Bearer tokens of the ERP for the inbound API (/api/erp/v1)."""
+
+
+@token_group.command("create")
+@click.option("--name", required=True, help="Who uses the token, e.g. \"ERP production\".")
+def token_create_command(name: str) -> None:
+    """Create a token and print it once: it is stored only as a hash."""
+    try:
+        token, text = tokens.create_token(name)
+    except tokens.TokenError as error:
+        raise click.UsageError(str(error)) from error
+    db.session.commit()
+    click.echo(f"Token {token.prefix} ({token.name}) created. Copy it now; it is not shown "
+               "again:")
+    click.echo(text)
+
+
+@token_group.command("list")
+def token_list_command() -> None:
+    """Every token: prefix, name, created, last used, revoked."""
+    rows = tokens.list_tokens()
+    if not rows:
+        click.echo("No tokens. Create one with `flask erp token create --name NAME`.")
+    for token in rows:
+        used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
+        state = (f"revoked {token.revoked_at.isoformat(timespec='seconds')}"
+                 if token.revoked_at else "active")
+        click.echo(f"{token.prefix}  {token.name}  created "
+                   f"{token.created_at.isoformat(timespec='seconds')}  last used {used}  {state}")
+
+
+@token_group.command("revoke")
+@click.argument("prefix")
+def token_revoke_command(prefix: str) -> None:
+    """Revoke the token with PREFIX (the 16 characters after "erp_"): its calls get 401."""
+    try:
+        token = tokens.revoke_token(prefix)
+    except tokens.TokenError as error:
+        raise click.UsageError(str(error)) from error
+    db.session.commit()
+    click.echo(f"Token {token.prefix} ({token.name}) is revoked.")

@@ -43,6 +43,9 @@ class OutboxEvent(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
     dead_at: Mapped[datetime | None]
+    # The event's place in the pull feed (GET /api/erp/v1/events), given after it committed:
+    # see app.events.feed.
+    feed_position: Mapped[int | None] = mapped_column(unique=True)
 
     __table_args__ = (
         db.Index("ix_outbox_events_due", "state", "next_attempt_at"),

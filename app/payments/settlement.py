@@ -134,9 +134,7 @@ def _apply_settlement(payment: Payment, event: GatewayEvent) -> EventOutcome:
             f"The gateway says charge {event.charge_reference} settled, but payment "
             f"{payment.reference} is {payment.status.value}; check it at the gateway."
         ))
-    if payment.status == PaymentStatus.UNKNOWN:
-        resume_unknown_payment(payment, gateway_reference=event.charge_reference)
-    settle_payment(payment, on=event.occurred_on)
+    settle_ach_payment(payment, on=event.occurred_on, gateway_reference=event.charge_reference)
     return EventOutcome(event, EventResult.SETTLED, payment.reference)
 
 
@@ -144,12 +142,32 @@ def _apply_return(payment: Payment, event: GatewayEvent) -> EventOutcome:
     # A failed payment holds no money, so its return has nothing left to undo.
     if payment.status in (PaymentStatus.RETURNED, PaymentStatus.FAILED):
         return EventOutcome(event, EventResult.UNCHANGED, payment.reference)
-    if payment.status == PaymentStatus.UNKNOWN:
-        resume_unknown_payment(payment, gateway_reference=event.charge_reference)
-    code = describe_return(event.return_code or "")
-    return_payment(payment, code.code, on=event.occurred_on)
-    disabled = disable_method_after_return(payment, code)
+    code, disabled = return_ach_payment(payment, event.return_code or "", on=event.occurred_on,
+                                        gateway_reference=event.charge_reference)
     return EventOutcome(event, EventResult.RETURNED, payment.reference, code, disabled)
+
+
+def settle_ach_payment(payment: Payment, *, on: date, gateway_reference: str | None = None
+                       ) -> Payment:
+    """An ACH debit settled (the gateway's event, or the ERP's report): a payment the gateway
+    had not answered for resumes first. Raises PaymentStateError for a payment that is not
+    processing or unknown."""
+    if payment.status == PaymentStatus.UNKNOWN:
+        resume_unknown_payment(payment, gateway_reference=gateway_reference)
+    return settle_payment(payment, on=on)
+
+
+def return_ach_payment(payment: Payment, return_code: str, *, on: date,
+                       gateway_reference: str | None = None) -> tuple[ReturnCode, bool]:
+    """An ACH debit came back with `return_code` (the gateway's event, or the ERP's report):
+    the payment is reversed and its invoices reopen (`return_payment`), and the bank account is
+    turned off when the code says so. Returns the code's entry and whether the method was
+    turned off now. Raises PaymentStateError for a payment that cannot be returned."""
+    if payment.status == PaymentStatus.UNKNOWN:
+        resume_unknown_payment(payment, gateway_reference=gateway_reference)
+    code = describe_return(return_code)
+    return_payment(payment, code.code, on=on)
+    return code, disable_method_after_return(payment, code)
 
 
 def disabled_method_reason(payment: Payment, code: ReturnCode) -> str:

@@ -1,7 +1,7 @@
 """The webhook endpoint a stand-in ERP (`flask erp simulate`) provisions for the deliverers.
 
 Revision ID: 7a3c9e2b5d10
-Revises: e5b8d1c4a7f2
+Revises: f3a9c2e7b1d4
 Create Date: 2026-11-26 17:40:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7a3c9e2b5d10'
-down_revision = 'e5b8d1c4a7f2'
+down_revision = 'f3a9c2e7b1d4'
 branch_labels = None
 depends_on = None
 

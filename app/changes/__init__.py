@@ -1,0 +1,1 @@
+"""Account information and guided change requests."""
