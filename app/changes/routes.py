@@ -3,6 +3,8 @@ them; only an admin starts, edits, submits or cancels a request and changes the 
 contact. Request and document ids are looked up within the signed-in user's account, so
 another account's id is a 404; staff have no account and get a 403."""
 
+import io
+
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
@@ -417,7 +419,9 @@ def download_document(request_id: int, document_id: int):
     document = next((d for d in change.documents if d.id == document_id), None)
     if document is None or not document_path(document.storage_key).is_file():
         abort(404)
-    response = send_file(document_path(document.storage_key), mimetype=document.content_type,
+    # Read whole (at most MAX_DOCUMENT_BYTES): no open file outlives the response.
+    body = io.BytesIO(document_path(document.storage_key).read_bytes())
+    response = send_file(body, mimetype=document.content_type,
                          as_attachment=True, download_name=document.filename,
                          max_age=0, conditional=False, etag=False)
     response.headers["X-Content-Type-Options"] = "nosniff"
