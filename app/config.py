@@ -1,6 +1,7 @@
 """Configuration read from the environment; TestConfig for the test suite."""
 
 import os
+import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -36,6 +37,8 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     CONTENT_DIR = Path(os.environ.get("CONTENT_DIR", BASE_DIR / "content" / "articles"))
     SEARCH_INDEX_DIR = Path(os.environ.get("SEARCH_INDEX_DIR", INSTANCE_DIR / "search-index"))
+    # Supporting documents of change requests: private files, outside the static folder.
+    DOCUMENTS_DIR = Path(os.environ.get("DOCUMENTS_DIR", INSTANCE_DIR / "documents"))
     # Rebuild the search index at start when the articles changed since it was built.
     SEARCH_AUTO_REINDEX = _env_bool("SEARCH_AUTO_REINDEX", True)
     SEARCH_PAGE_SIZE = 10
@@ -120,5 +123,8 @@ class TestConfig(Config):
     SESSION_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False
     SEARCH_AUTO_REINDEX = True
+    # Uploads made by the test suite go to a folder of their own for each test process, never
+    # to the instance folder (created on the first upload).
+    DOCUMENTS_DIR = Path(tempfile.gettempdir()) / f"portal-test-documents-{os.getpid()}"
     ERP_WEBHOOK_URL = None
     ERP_WEBHOOK_SECRET = None
