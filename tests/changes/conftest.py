@@ -5,6 +5,7 @@ import io
 from datetime import date
 
 import pytest
+from PIL import Image
 
 from app.accounts.models import Role
 from app.changes import services
@@ -13,8 +14,16 @@ from app.changes.models import ChangeType
 from app.extensions import db
 
 TODAY = date(2026, 4, 10)
-PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\nstartxref\n0\n%%EOF\n"
+
+
+def _png() -> bytes:
+    output = io.BytesIO()
+    Image.new("RGB", (4, 4), "white").save(output, "PNG")
+    return output.getvalue()
+
+
+PNG = _png()
 VALUES = {
     ChangeType.LEGAL_NAME: (["legal_name"], {"legal_name": "Northwind Cloud Holdings Inc."}),
     ChangeType.ADDRESS: (["address"], {"line1": "500 Pine Street", "line2": "Floor 3",
