@@ -4,6 +4,7 @@ forms only carry the text and its labels."""
 
 from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from app.changes import validation
@@ -57,8 +58,9 @@ class AddressForm(Form):
 
     def for_country(self, country: str) -> "AddressForm":
         self.region.label.text = validation.region_label(country)
-        self.region.choices = [("", f"Choose a {validation.region_label(country).lower()}")] + [
-            (code, name) for code, name in validation.region_choices(country)]
+        self.region.choices = [
+            SelectChoice("", f"Choose a {validation.region_label(country).lower()}"),
+            *(SelectChoice(code, name) for code, name in validation.region_choices(country))]
         self.postal_code.label.text = validation.postal_code_label(country)
         return self
 
@@ -66,8 +68,8 @@ class AddressForm(Form):
 class TaxForm(Form):
     tax_id = StringField("Tax ID")
     tax_exempt = RadioField("Tax-exempt status", choices=[
-        (EXEMPT, "My company is tax-exempt (I will add the exemption certificate)"),
-        (NOT_EXEMPT, "My company is no longer tax-exempt"),
+        SelectChoice(EXEMPT, "My company is tax-exempt (I will add the exemption certificate)"),
+        SelectChoice(NOT_EXEMPT, "My company is no longer tax-exempt"),
     ], validate_choice=False)
 
     def for_country(self, country: str) -> "TaxForm":
