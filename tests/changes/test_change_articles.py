@@ -20,11 +20,11 @@ def article(slug: str) -> str:
     return (ARTICLES / f"{slug}.md").read_text()
 
 
-@pytest.mark.parametrize("slug", SLUGS)
+@pytest.mark.parametrize("slug", [slug for slug in SLUGS if slug != "change-request-statuses"])
 def test_the_document_size_limit_is_the_constant(slug):
     megabytes = MAX_DOCUMENT_BYTES // (1024 * 1024)
-    assert MAX_DOCUMENT_BYTES == megabytes * 1024 * 1024
-    assert set(re.findall(r"(\d+) MB", article(slug))) <= {str(megabytes)}
+    assert megabytes * 1024 * 1024 == MAX_DOCUMENT_BYTES
+    assert set(re.findall(r"(\d+) MB", article(slug))) == {str(megabytes)}
 
 
 def test_the_document_count_is_the_constant():
