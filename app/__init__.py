@@ -50,6 +50,7 @@ def create_app(config: object | None = None) -> Flask:
         accounts,
         audit,
         billing,
+        changes,
         credit,
         dashboard,
         demo,
@@ -65,8 +66,8 @@ def create_app(config: object | None = None) -> Flask:
     from app.payments.gateways import cli as payment_keys_cli
     from app.payments.gateways import hosted_pages
 
-    for module in (accounts, users_routes, audit, billing, legacy_cli, credit, dashboard, demo,
-                   erp, health, kb, payments, search, payment_keys_cli, hosted_pages):
+    for module in (accounts, users_routes, audit, billing, legacy_cli, changes, credit, dashboard,
+                   demo, erp, health, kb, payments, search, payment_keys_cli, hosted_pages):
         app.register_blueprint(module.bp)
     reconcile.init_app(app)
 

@@ -23,11 +23,19 @@ BILLING_PAGES = (
     ("credit.overview", "Credit", ("credit.",)),
 )
 
-ACCOUNT_BLUEPRINTS = ("users", "audit")
-# The Account section's pages for admins (Company and Changes join when they exist).
+ACCOUNT_BLUEPRINTS = ("changes", "users", "audit")
+# The Account section's pages: (endpoint, label, endpoints it covers by prefix, roles).
+EVERY_ACCOUNT_ROLE = (Role.ADMIN, Role.BILLING, Role.VIEWER)
 ACCOUNT_PAGES = (
-    ("users.user_list", "Users", ("users.",)),
-    ("audit.audit_log", "Audit log", ("audit.",)),
+    ("changes.company", "Company", ("changes.company", "changes.billing_contact"),
+     EVERY_ACCOUNT_ROLE),
+    ("changes.request_list", "Changes", ("changes.request_", "changes.new_request",
+                                         "changes.edit_", "changes.validate_",
+                                         "changes.upload_", "changes.remove_",
+                                         "changes.download_", "changes.review",
+                                         "changes.cancel_"), EVERY_ACCOUNT_ROLE),
+    ("users.user_list", "Users", ("users.",), (Role.ADMIN,)),
+    ("audit.audit_log", "Audit log", ("audit.",), (Role.ADMIN,)),
 )
 
 
@@ -50,9 +58,8 @@ def main_nav() -> list[NavItem]:
                              endpoint == "dashboard.index"))
         items.append(NavItem("Billing", url_for("billing.invoice_list"),
                              request.blueprint in BILLING_BLUEPRINTS))
-        if current_user.role == Role.ADMIN:
-            items.append(NavItem("Account", url_for(ACCOUNT_PAGES[0][0]),
-                                 request.blueprint in ACCOUNT_BLUEPRINTS))
+        items.append(NavItem("Account", url_for(ACCOUNT_PAGES[0][0]),
+                             request.blueprint in ACCOUNT_BLUEPRINTS))
     if current_user.is_authenticated and current_user.is_staff:
         items.append(NavItem("Content insights", url_for("kb.insights"),
                              endpoint == "kb.insights"))
@@ -71,13 +78,14 @@ def billing_nav() -> list[NavItem]:
 
 
 def account_nav() -> list[NavItem]:
-    """The Account sub-navigation, on account pages of a signed-in admin only."""
-    if not current_user.is_authenticated or current_user.role != Role.ADMIN \
+    """The Account sub-navigation, on account pages of a reseller: the pages their role
+    opens."""
+    if not current_user.is_authenticated or current_user.is_staff \
             or request.blueprint not in ACCOUNT_BLUEPRINTS:
         return []
     endpoint = _endpoint()
     return [NavItem(label, url_for(target), endpoint.startswith(covers))
-            for target, label, covers in ACCOUNT_PAGES]
+            for target, label, covers, roles in ACCOUNT_PAGES if current_user.role in roles]
 
 
 @dataclass(frozen=True)

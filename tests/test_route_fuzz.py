@@ -33,12 +33,14 @@ from app.billing.engine import run_billing
 from app.billing.legacy import COLUMNS, import_rows
 from app.billing.models import Invoice, InvoiceLine, Subscription
 from app.billing.rating import Period
+from app.changes.models import ChangeType
 from app.credit.services import apply_credit, issue_credit_note
 from app.extensions import db, limiter
 from app.payments import methods
 from app.payments.gateways import get_gateway
 from app.payments.services import create_payment
 from tests.billing.factories import BillingFactory
+from tests.changes import conftest as change_requests
 from tests.conftest import sign_in
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "8"))
@@ -108,6 +110,8 @@ class Seed:
     signup_tokens: list[str] = field(default_factory=list)
     account_numbers: list[str] = field(default_factory=list)
     subscription_ids: list[str] = field(default_factory=list)
+    change_ids: list[str] = field(default_factory=list)
+    document_ids: list[str] = field(default_factory=list)
 
 
 # Real values for each path variable name, from the seed. A new path variable fails the walk
@@ -126,6 +130,8 @@ PATH_VALUES = {
     # The ERP API (/api/erp/v1): without a bearer token every role gets 401 JSON.
     "account_number": lambda seed: seed.account_numbers,
     "subscription_id": lambda seed: seed.subscription_ids,
+    "request_id": lambda seed: seed.change_ids,
+    "document_id": lambda seed: seed.document_ids,
 }
 # Routes that change a user: after each request the walk gives its own users back their role
 # and access (and signs them in again), so that one random id does not lock a role out.
@@ -179,6 +185,7 @@ def _seed(factory) -> Seed:
     seed.method_ids, seed.card_setups = _seed_payment_methods(home, users[Role.ADMIN])
     seed.user_ids, seed.invitation_ids, seed.signup_tokens = _seed_team(factory, home,
                                                                         users[Role.ADMIN])
+    seed.change_ids, seed.document_ids = _seed_changes(users[Role.ADMIN])
     seed.real_values = [invoice.number, "LEG-WALK-1", *keys, "getting-started", "payments",
                         "open", "overdue", "paid", "void", "all", "-total", "number", "2026-03-01",
                         "2026-03-31", "2017-05-01", "yes", "no", "invoice", "/billing/invoices"]
@@ -200,6 +207,15 @@ def _seed_payment_methods(account, admin) -> tuple[list[str], list[str]]:
     open_setup = gateway.begin_card_setup(customer=account.number, return_url="/billing")
     db.session.commit()
     return [str(card.id), str(bank.id)], [open_setup.reference]
+
+
+def _seed_changes(admin) -> tuple[list[str], list[str]]:
+    """A submitted legal name request and a tax-exemption draft, each with a document."""
+    submitted = change_requests.submitted(ChangeType.LEGAL_NAME, admin)
+    draft = change_requests.draft_of(ChangeType.TAX, admin)
+    db.session.commit()
+    return ([str(submitted.id), str(draft.id)],
+            [str(submitted.documents[0].id), str(draft.documents[0].id)])
 
 
 def _seed_team(factory, account, admin) -> tuple[list[str], list[str], list[str]]:

@@ -27,6 +27,8 @@ class Account(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     legal_name: Mapped[str] = mapped_column(String(200))
+    # The name the reseller trades under, when it differs from the legal name.
+    trading_name: Mapped[str | None] = mapped_column(String(200))
     country: Mapped[str] = mapped_column(String(2))
     region: Mapped[str] = mapped_column(String(10))
     currency: Mapped[str] = mapped_column(String(3))
@@ -37,6 +39,10 @@ class Account(db.Model):
     postal_code: Mapped[str] = mapped_column(String(20), default="")
     tax_id: Mapped[str | None] = mapped_column(String(40))
     tax_exempt: Mapped[bool] = mapped_column(default=False)
+    # Who receives billing communication (SPEC §10): changed at once by an admin, no review.
+    billing_contact_name: Mapped[str | None] = mapped_column(String(120))
+    billing_contact_email: Mapped[str | None] = mapped_column(String(254))
+    billing_contact_phone: Mapped[str | None] = mapped_column(String(40))
     payment_terms_days: Mapped[int] = mapped_column(default=30)
     # SPEC §9: apply available credit to each newly issued invoice (app.credit.services).
     auto_apply_credit: Mapped[bool] = mapped_column(default=True, server_default=true())

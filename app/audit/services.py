@@ -34,6 +34,17 @@ ACTIONS = {
     "payment_method.removed": "Payment method removed",
     "payment_method.disabled": "Payment method disabled",
     "credit.auto_apply_changed": "Credit auto-apply changed",
+    "account.billing_contact_changed": "Billing contact changed",
+    "change_request.started": "Change request started",
+    "change_request.document_added": "Supporting document added",
+    "change_request.document_removed": "Supporting document removed",
+    "change_request.attested": "Change request attested",
+    "change_request.submitted": "Change request submitted",
+    "change_request.cancelled": "Change request cancelled",
+    "change_request.in_review": "Change request in review",
+    "change_request.approved": "Change request approved",
+    "change_request.rejected": "Change request rejected",
+    "change_request.applied": "Change applied to the account",
 }
 
 

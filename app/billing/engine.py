@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Account
 from app.billing.cutover import configured_cutover, engine_issue_date, first_engine_period_start
+from app.billing.hooks import run_before_billing
 from app.billing.models import (
     ChargeModel,
     EndCustomer,
@@ -316,6 +317,7 @@ def run_billing(
     """Bill every account (or `account_ids`) for `period`, committing account by account.
     Raises BillingError for a period before the cutover month."""
     check_not_before_cutover(period, configured_cutover())
+    run_before_billing(date.today())
     result = RunResult(period=period.key)
     if account_ids is None:
         billed = select(Invoice.account_id).where(Invoice.period_start == period.start,

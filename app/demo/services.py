@@ -22,6 +22,10 @@ DEMO_ACCOUNTS = [
         "details": {
             "address_line1": "1200 Westlake Avenue North", "address_line2": "Suite 800",
             "city": "Seattle", "postal_code": "98109", "tax_id": "91-1144442",
+            "trading_name": "Northwind Cloud",
+            "billing_contact_name": "Bill Northwind",
+            "billing_contact_email": "billing@northwind.example",
+            "billing_contact_phone": "+1 206 555 0142",
         },
         "billing": {"customers": 14, "per_customer": (4, 6), "leave_open": 3},
         "users": [
@@ -39,6 +43,10 @@ DEMO_ACCOUNTS = [
         "details": {
             "address_line1": "220 Bay Street", "address_line2": None, "city": "Toronto",
             "postal_code": "M5J 2W4", "tax_id": "123456782RT0001",
+            "trading_name": "Contoso Cloud Partners",
+            "billing_contact_name": "Connor Admin",
+            "billing_contact_email": "admin@contoso.example",
+            "billing_contact_phone": "+1 416 555 0199",
         },
         "billing": {"customers": 5, "per_customer": (3, 5), "leave_open": 2},
         "users": [("admin@contoso.example", "Connor Admin", Role.ADMIN)],

@@ -162,6 +162,88 @@ class PaymentMethodRemoved(_MethodEvent):
     pass
 
 
+# Account information and change requests (SPEC §10) -----------------------------------------
+
+@event_schema("account.billing_contact_changed", version=1)
+class BillingContactChanged(EventData):
+    account_number: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    changed_by: str  # the admin's e-mail address
+    changed_at: datetime
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _ChangeRequestEvent(EventData):
+    reference: str  # "CR-000123"
+    change_type: str  # legal_name | address | tax
+    status: str
+
+
+@event_schema("change_request.submitted", version=1)
+class ChangeRequestSubmitted(_ChangeRequestEvent):
+    """The request with what it changes. `proposed_*` is the new value and `previous_*` the
+    account's value when it was submitted, for each field the request changes; both are null
+    for a field it leaves alone (an address line 2 that is removed is an empty string). The
+    account's country never changes (its currency and tax depend on it). `document_*` are
+    parallel lists, one entry per supporting document."""
+
+    changes: list[str]  # the fields it changes, by the names below without proposed_/previous_
+    proposed_legal_name: str | None
+    proposed_trading_name: str | None
+    proposed_address_line1: str | None
+    proposed_address_line2: str | None
+    proposed_city: str | None
+    proposed_region: str | None
+    proposed_postal_code: str | None
+    proposed_tax_id: str | None
+    proposed_tax_exempt: bool | None
+    previous_legal_name: str | None
+    previous_trading_name: str | None
+    previous_address_line1: str | None
+    previous_address_line2: str | None
+    previous_city: str | None
+    previous_region: str | None
+    previous_postal_code: str | None
+    previous_tax_id: str | None
+    previous_tax_exempt: bool | None
+    country: str
+    document_names: list[str]
+    document_sizes: list[int]
+    document_sha256: list[str]
+    submitted_by: str  # the admin's e-mail address
+    submitted_at: datetime
+
+
+@event_schema("change_request.cancelled", version=1)
+class ChangeRequestCancelled(_ChangeRequestEvent):
+    cancelled_by: str
+    cancelled_at: datetime
+
+
+@event_schema("change_request.in_review", version=1)
+class ChangeRequestInReview(_ChangeRequestEvent):
+    note: str | None
+
+
+@event_schema("change_request.approved", version=1)
+class ChangeRequestApproved(_ChangeRequestEvent):
+    effective_date: date
+    reason: str | None
+
+
+@event_schema("change_request.rejected", version=1)
+class ChangeRequestRejected(_ChangeRequestEvent):
+    reason: str
+
+
+@event_schema("change_request.applied", version=1)
+class ChangeRequestApplied(_ChangeRequestEvent):
+    effective_date: date
+    applied_at: datetime
+
+
 # Checking and serialising -----------------------------------------------------------------
 
 def _matches(value: Any, annotation: Any) -> bool:

@@ -102,14 +102,18 @@ def test_the_users_page_and_its_fragment(app, team, headers):
     assert "HX-Request" in response.headers["Vary"]
 
 
-def test_the_account_menu_is_for_admins_only(app, team):
+def test_the_account_menu_shows_users_to_admins_only(app, team):
     _, members, _, staff = team
     admin_page = text(client_for(app, members[Role.ADMIN]).get("/account/users"))
-    assert re.search(r'aria-label="Account">.*Users.*Audit log', admin_page, re.S)
+    assert re.search(r'aria-label="Account">.*Company.*Changes.*Users.*Audit log', admin_page,
+                     re.S)
     assert '>Account</a>' in admin_page
-    for user in (members[Role.BILLING], members[Role.VIEWER], staff):
-        page = text(client_for(app, user).get("/help"))
-        assert '>Account</a>' not in page and "/account/users" not in page
+    for user in (members[Role.BILLING], members[Role.VIEWER]):
+        page = text(client_for(app, user).get("/account"))
+        assert re.search(r'aria-label="Account">.*Company.*Changes', page, re.S)
+        assert "/account/users" not in page and "/account/audit" not in page
+    page = text(client_for(app, staff).get("/help"))
+    assert '>Account</a>' not in page and "/account/users" not in page
 
 
 @pytest.mark.parametrize(("method", "path", "data"), [

@@ -35,6 +35,9 @@ PUBLISHED_TYPES = {
     "credit.applied", "credit.reversed", "account.credit_auto_apply_changed",
     "payment_method.added", "payment_method.verified", "payment_method.locked",
     "payment_method.expired", "payment_method.disabled", "payment_method.removed",
+    "account.billing_contact_changed",
+    "change_request.submitted", "change_request.cancelled", "change_request.in_review",
+    "change_request.approved", "change_request.rejected", "change_request.applied",
 }
 
 SAMPLES = [
