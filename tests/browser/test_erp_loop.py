@@ -48,7 +48,7 @@ def simulate(database: Path, portal_url: str, decision: str) -> Iterator[list[st
     """`flask erp simulate` in its own process; yields the lines it printed when it ends."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("ERP_")}
     env.update(DATABASE_URL=f"sqlite:///{database}", PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own command line, no outside input
         [sys.executable, "-m", "flask", "--app", "wsgi", "erp", "simulate", "--portal",
          portal_url, "--decision", decision, "--delay", "0.2"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
