@@ -112,6 +112,7 @@ class Seed:
     subscription_ids: list[str] = field(default_factory=list)
     change_ids: list[str] = field(default_factory=list)
     document_ids: list[str] = field(default_factory=list)
+    change_references: list[str] = field(default_factory=list)
 
 
 # Real values for each path variable name, from the seed. A new path variable fails the walk
@@ -132,6 +133,7 @@ PATH_VALUES = {
     "subscription_id": lambda seed: seed.subscription_ids,
     "request_id": lambda seed: seed.change_ids,
     "document_id": lambda seed: seed.document_ids,
+    "request_reference": lambda seed: seed.change_references,
 }
 # Routes that change a user: after each request the walk gives its own users back their role
 # and access (and signs them in again), so that one random id does not lock a role out.
@@ -185,7 +187,8 @@ def _seed(factory) -> Seed:
     seed.method_ids, seed.card_setups = _seed_payment_methods(home, users[Role.ADMIN])
     seed.user_ids, seed.invitation_ids, seed.signup_tokens = _seed_team(factory, home,
                                                                         users[Role.ADMIN])
-    seed.change_ids, seed.document_ids = _seed_changes(users[Role.ADMIN])
+    seed.change_ids, seed.document_ids, seed.change_references = _seed_changes(
+        users[Role.ADMIN])
     seed.real_values = [invoice.number, "LEG-WALK-1", *keys, "getting-started", "payments",
                         "open", "overdue", "paid", "void", "all", "-total", "number", "2026-03-01",
                         "2026-03-31", "2017-05-01", "yes", "no", "invoice", "/billing/invoices"]
@@ -209,13 +212,15 @@ def _seed_payment_methods(account, admin) -> tuple[list[str], list[str]]:
     return [str(card.id), str(bank.id)], [open_setup.reference]
 
 
-def _seed_changes(admin) -> tuple[list[str], list[str]]:
-    """A submitted legal name request and a tax-exemption draft, each with a document."""
+def _seed_changes(admin) -> tuple[list[str], list[str], list[str]]:
+    """A submitted legal name request and a tax-exemption draft, each with a document (the
+    requests' ids, the documents' ids, and the submitted request's reference)."""
     submitted = change_requests.submitted(ChangeType.LEGAL_NAME, admin)
     draft = change_requests.draft_of(ChangeType.TAX, admin)
     db.session.commit()
     return ([str(submitted.id), str(draft.id)],
-            [str(submitted.documents[0].id), str(draft.documents[0].id)])
+            [str(submitted.documents[0].id), str(draft.documents[0].id)],
+            [submitted.reference])
 
 
 def _seed_team(factory, account, admin) -> tuple[list[str], list[str], list[str]]:

@@ -1,5 +1,6 @@
 """Data for the ERP API tests: a reseller with issued invoices, a verified bank account and an
-ACH payment still processing, a card payment, and a token to call the API with."""
+ACH payment still processing, a card payment, a submitted change request, and a token to call
+the API with."""
 
 from dataclasses import dataclass
 from datetime import date
@@ -11,10 +12,12 @@ from app.accounts.models import Account, Role
 from app.billing.engine import run_billing
 from app.billing.models import Invoice, Subscription
 from app.billing.rating import Period
+from app.changes.models import ChangeRequest, ChangeType
 from app.erp.tokens import create_token
 from app.extensions import db
 from app.payments.models import Payment
 from tests.billing.factories import BillingFactory
+from tests.changes.conftest import submitted
 from tests.payments.gateway_factory import Calendar, bank_account, card, pay, sandbox_on
 
 TODAY = date(2026, 11, 2)  # a Monday
@@ -35,6 +38,7 @@ class Seed:
     b: Reseller
     ach: Payment  # processing, of A
     card: Payment  # succeeded, of A
+    change: ChangeRequest  # a legal name change of A, submitted with one document
 
     @property
     def headers(self) -> dict[str, str]:
@@ -63,6 +67,7 @@ def seed(app, monkeypatch, factory) -> Seed:
     admin = factory.user(Role.ADMIN, account=a.account)
     ach = pay(bank_account(a.account, admin), [(a.invoices[0], Decimal("5.00"))])
     paid_by_card = pay(card(a.account, admin), [(a.invoices[1], Decimal("5.00"))])
+    change = submitted(ChangeType.LEGAL_NAME, admin)
     _, text = create_token("ERP tests")
     db.session.commit()
-    return Seed(text, a, b, ach, paid_by_card)
+    return Seed(text, a, b, ach, paid_by_card, change)

@@ -28,11 +28,13 @@ def test_every_operation_conforms_to_the_document(app, factory, monkeypatch):
         "account_number": [data.a.account.number, data.b.account.number],
         "subscription_id": [data.a.subscription.id],
         "reference": [data.ach.reference, data.card.reference],
+        "request_reference": [data.change.reference],
+        "document_id": [document.id for document in data.change.documents],
     }
     db.session.remove()
     schema = schemathesis.openapi.from_wsgi(f"{API}/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 7
+    assert len(operations) >= 11
 
     for operation in operations:
         @given(case=operation.as_strategy(), point_at_real=st.booleans(), pick=st.integers(0, 1))

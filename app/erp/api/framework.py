@@ -31,10 +31,11 @@ class Operation:
     tag: str
     body: type[RequestModel] | None
     query: type[RequestModel] | None
-    response: type[ResponseModel]
+    response: type[ResponseModel] | None  # None for a file download (`files`)
     status: int
     errors: tuple[int, ...]
     public: bool
+    files: tuple[str, ...] = ()  # the media types of a file the view answers with
 
     @property
     def openapi_path(self) -> str:
@@ -97,6 +98,11 @@ def _run(operation: Operation, view: Callable, kwargs: dict[str, Any]) -> Respon
             return _json(claimed.status, claimed.body,
                          {idempotency.REPLAYED_HEADER: "true"})
         record = claimed
+    if operation.files:
+        try:
+            return view(**arguments)
+        finally:
+            db.session.rollback()
     try:
         result = view(**arguments)
         body = result.model_dump(mode="json", exclude_none=False)
@@ -118,22 +124,25 @@ def _run(operation: Operation, view: Callable, kwargs: dict[str, Any]) -> Respon
     return _json(operation.status, body)
 
 
-def endpoint(method: str, rule: str, *, response: type[ResponseModel], summary: str,
+def endpoint(method: str, rule: str, *, response: type[ResponseModel] | None, summary: str,
              tag: str, body: type[RequestModel] | None = None,
              query: type[RequestModel] | None = None, status: int = 200,
              errors: Sequence[int] = (), description: str = "",
-             public_document: bool = False) -> Callable:
+             public_document: bool = False, files: Sequence[str] = ()) -> Callable:
     """Register `view` at `rule` (under /api/erp/v1) for `method`, and in the OpenAPI
     document. The view gets the path variables, `body` (an instance of the body model) and
     `query` (of the query model), and returns an instance of `response`; it raises ApiError,
-    FieldErrors or a DomainError for anything but success."""
+    FieldErrors or a DomainError for anything but success. A GET that answers with a file
+    names its media types in `files`, has no `response` model and returns the Response."""
+    if bool(files) == (response is not None) or (files and method != "GET"):
+        raise ValueError(f"{rule}: a GET answers with a file (`files`) or a JSON `response`.")
 
     def register(view: Callable) -> Callable:
         operation = Operation(
             method=method, rule=rule, name=view.__name__, summary=summary,
             description=description or (view.__doc__ or "").strip(), tag=tag, body=body,
             query=query, response=response, status=status, errors=tuple(errors),
-            public=public_document)
+            public=public_document, files=tuple(files))
         OPERATIONS.append(operation)
 
         @wraps(view)

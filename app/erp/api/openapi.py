@@ -75,7 +75,8 @@ def _idempotency_header() -> dict[str, Any]:
 def document() -> dict[str, Any]:
     models = {ErrorBody: "serialization"}
     for operation in OPERATIONS:
-        models[operation.response] = "serialization"
+        if operation.response is not None:
+            models[operation.response] = "serialization"
         for model in (operation.body, operation.query):
             if model is not None:
                 models[model] = "validation"
@@ -100,8 +101,10 @@ def document() -> dict[str, Any]:
             parameters.append(_idempotency_header())
         success: dict[str, Any] = {
             "description": "Success.",
-            "content": {"application/json": {"schema": refs[(operation.response,
-                                                              "serialization")]}},
+            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}
+                        for media_type in operation.files}
+            if operation.files else
+            {"application/json": {"schema": refs[(operation.response, "serialization")]}},
         }
         if operation.method == "POST":
             success["headers"] = {REPLAYED_HEADER: {

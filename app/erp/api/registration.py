@@ -9,6 +9,7 @@ from app.erp.api import (  # noqa: F401 - the route modules register their route
     PREFIX,
     bp,
     openapi,
+    routes_changes,
     routes_credit,
     routes_events,
     routes_invoices,
