@@ -13,10 +13,19 @@ bills with FOR UPDATE SKIP LOCKED and passes over the accounts another worker ho
 
 Credit: when the account's auto-apply setting is on, each invoice takes the account's available
 credit as it is issued, in the same transaction (app.credit.services.auto_apply_credit).
+
+Late data (app.billing.corrections): the subscriptions a late report marked are locked (FOR
+UPDATE, so a report being written is waited for) and re-rated over every day the account's
+earlier invoices billed; the differences are adjustment lines on the new invoice. When the
+corrections of a subscription whose service ended before the period are a credit, no later
+invoice will bill anything for it to absorb them: they become a credit note
+(app.credit.services.issue_credit_note) with the same lines, and with the invoice's tax, instead.
+A fee dated in a month an earlier invoice billed in arrears is an adjustment line too.
 """
 
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -24,9 +33,18 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Account
-from app.billing.cutover import configured_cutover, engine_issue_date, first_engine_period_start
+from app.billing.corrections import BilledLine, IssuedInvoice, corrections
+from app.billing.cutover import (
+    configured_cutover,
+    engine_issue_date,
+    first_engine_arrears_start,
+    first_engine_period_start,
+)
 from app.billing.models import (
     ChargeModel,
+    ChargeType,
+    CreditNote,
+    CreditNoteLine,
     EndCustomer,
     Invoice,
     InvoiceLine,
@@ -39,11 +57,21 @@ from app.billing.models import (
     UsageRecord,
 )
 from app.billing.numbering import next_document_number
-from app.billing.rating import Change, DraftLine, OneTimeFee, Period, Terms, rate_period
-from app.credit.services import auto_apply_credit
+from app.billing.rating import (
+    Change,
+    DraftLine,
+    OneTimeFee,
+    Period,
+    Terms,
+    invoice_order,
+    one_time_line,
+    rate_period,
+)
+from app.credit.services import auto_apply_credit, issue_credit_note
 from app.events.schemas import InvoiceIssued
 from app.events.services import record_event
 from app.extensions import db
+from app.formatting import medium_date
 from app.money import ZERO, line_tax
 
 NO_END_CUSTOMER = "Account charges"
@@ -60,11 +88,13 @@ class RunResult:
     already_billed: int = 0
     nothing_to_bill: int = 0
     held_by_another_worker: int = 0
+    credit_notes: list[str] = field(default_factory=list)  # numbers, from corrections
+    credited_only: int = 0  # accounts given a credit note and no invoice
 
     @property
     def accounts_seen(self) -> int:
         return (len(self.issued) + self.already_billed + self.nothing_to_bill
-                + self.held_by_another_worker)
+                + self.held_by_another_worker + self.credited_only)
 
 
 def tax_rate_for(account: Account, on: date) -> Decimal:
@@ -81,7 +111,7 @@ def tax_rate_for(account: Account, on: date) -> Decimal:
     return rate if rate is not None else Decimal("0")
 
 
-def load_terms(account_id: int, period: Period) -> list[Terms]:
+def load_terms(account_id: int, period: Period, currency: str = "USD") -> list[Terms]:
     """The account's subscriptions that can carry a charge in `period`, with their changes."""
     # Plain column rows, not ORM objects: a large account has tens of thousands of these.
     rows = db.session.execute(
@@ -127,14 +157,16 @@ def load_terms(account_id: int, period: Period) -> list[Terms]:
             quantity=row.quantity,
             unit_price=row.unit_price,
             changes=tuple(changes.get(row.id, ())),
+            currency=currency,
         )
         for row in rows
     ]
 
 
-def load_usage(account_id: int, period: Period) -> dict[int, Decimal]:
+def load_usage(account_id: int, period: Period) -> dict[int, list[tuple[date, Decimal]]]:
+    """The previous month's usage readings of the account's usage subscriptions, by day."""
     rows = db.session.execute(
-        select(UsageRecord.subscription_id, func.sum(UsageRecord.quantity))
+        select(UsageRecord.subscription_id, UsageRecord.usage_date, UsageRecord.quantity)
         .join(Subscription, UsageRecord.subscription_id == Subscription.id)
         .join(Product, Subscription.product_id == Product.id)
         .where(
@@ -143,13 +175,18 @@ def load_usage(account_id: int, period: Period) -> dict[int, Decimal]:
             UsageRecord.usage_date >= period.previous_start,
             UsageRecord.usage_date <= period.previous_end,
         )
-        .group_by(UsageRecord.subscription_id)
+        .order_by(UsageRecord.subscription_id, UsageRecord.usage_date)
     )
-    return {subscription_id: Decimal(total) for subscription_id, total in rows}
+    usage: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+    for subscription_id, day, quantity in rows:
+        usage[subscription_id].append((day, Decimal(quantity)))
+    return usage
 
 
 def load_fees(account_id: int, period: Period) -> list[OneTimeFee]:
-    """One-time fees dated up to the previous month's end and not invoiced yet."""
+    """One-time fees dated up to the previous month's end and not invoiced yet. A fee dated
+    before the engine's first arrears month belongs to the legacy system's history and is
+    never billed here (app.billing.services refuses to record one)."""
     rows = db.session.execute(
         select(OneTimeCharge, EndCustomer.name, Product.name)
         .outerjoin(EndCustomer, OneTimeCharge.end_customer_id == EndCustomer.id)
@@ -159,6 +196,7 @@ def load_fees(account_id: int, period: Period) -> list[OneTimeFee]:
             OneTimeCharge.account_id == account_id,
             OneTimeCharge.invoice_id.is_(None),
             OneTimeCharge.charge_date <= period.previous_end,
+            OneTimeCharge.charge_date >= first_engine_arrears_start(configured_cutover()),
         )
         .order_by(OneTimeCharge.charge_date, OneTimeCharge.id)
     ).all()
@@ -240,6 +278,7 @@ def issue_invoice(account: Account, period: Period, lines: list[DraftLine]) -> I
                 "tax": tax,
                 "service_start": line.service_start,
                 "service_end": line.service_end,
+                "span_days": line.span_days,
             }
             for position, (line, tax) in enumerate(zip(lines, taxes, strict=True), start=1)
         ],
@@ -262,23 +301,196 @@ def issue_invoice(account: Account, period: Period, lines: list[DraftLine]) -> I
     return invoice
 
 
+def lock_rerated(account_id: int) -> list[int]:
+    """The account's subscriptions a late report marked, locked until the transaction ends:
+    a report being written for one of them is waited for, and one written after waits."""
+    query = (select(Subscription.id)
+             .where(Subscription.account_id == account_id, Subscription.rebill_from.is_not(None))
+             .order_by(Subscription.id))
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return list(db.session.scalars(query))
+
+
+def load_history(subscription_ids: list[int], currency: str) -> list[Terms]:
+    """Subscriptions with every change they have, whatever its date."""
+    rows = db.session.execute(
+        select(Subscription.id, Subscription.end_customer_id, EndCustomer.name.label("customer"),
+               Product.name, Product.sku, Product.charge_model, Subscription.cycle,
+               Subscription.start_date, Subscription.end_date, Subscription.quantity,
+               Subscription.unit_price)
+        .join(Product, Subscription.product_id == Product.id)
+        .join(EndCustomer, Subscription.end_customer_id == EndCustomer.id)
+        .where(Subscription.id.in_(subscription_ids)).order_by(Subscription.id)
+    ).all()
+    changes: dict[int, list[Change]] = defaultdict(list)
+    for subscription_id, effective_date, quantity, unit_price in db.session.execute(
+        select(SubscriptionChange.subscription_id, SubscriptionChange.effective_date,
+               SubscriptionChange.quantity, SubscriptionChange.unit_price)
+        .where(SubscriptionChange.subscription_id.in_(subscription_ids))
+        .order_by(SubscriptionChange.effective_date, SubscriptionChange.id)
+    ):
+        changes[subscription_id].append(Change(effective_date, quantity, unit_price))
+    return [Terms(id=row.id, end_customer_id=row.end_customer_id, end_customer_name=row.customer,
+                  name=row.name, sku=row.sku, charge_model=row.charge_model, cycle=row.cycle,
+                  start_date=row.start_date, end_date=row.end_date, quantity=row.quantity,
+                  unit_price=row.unit_price, changes=tuple(changes[row.id]), currency=currency)
+            for row in rows]
+
+
+def load_billed(subscription_ids: list[int]) -> dict[int, list[BilledLine]]:
+    """What the subscriptions' stored lines billed: lines of issued (not void) invoices and of
+    credit notes, fees left out (they carry no SKU)."""
+    billed: dict[int, list[BilledLine]] = defaultdict(list)
+    for row in db.session.execute(
+        select(InvoiceLine.subscription_id, Invoice.number, Invoice.period_start,
+               InvoiceLine.quantity, InvoiceLine.unit_price, InvoiceLine.service_start,
+               InvoiceLine.service_end, InvoiceLine.span_days)
+        .join(Invoice, InvoiceLine.invoice_id == Invoice.id)
+        .where(InvoiceLine.subscription_id.in_(subscription_ids),
+               InvoiceLine.sku.is_not(None), Invoice.status != InvoiceStatus.VOID)
+    ):
+        billed[row[0]].append(BilledLine(*row[1:]))
+    for row in db.session.execute(
+        select(CreditNoteLine.subscription_id, CreditNote.number, CreditNote.issue_date,
+               CreditNoteLine.quantity, CreditNoteLine.unit_price, CreditNoteLine.service_start,
+               CreditNoteLine.service_end, CreditNoteLine.span_days)
+        .join(CreditNote, CreditNoteLine.credit_note_id == CreditNote.id)
+        .where(CreditNoteLine.subscription_id.in_(subscription_ids))
+    ):
+        billed[row[0]].append(BilledLine(*row[1:]))
+    return billed
+
+
+def load_readings(subscription_ids: list[int], until: date
+                  ) -> dict[int, list[tuple[date, Decimal]]]:
+    readings: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+    for subscription_id, day, quantity in db.session.execute(
+        select(UsageRecord.subscription_id, UsageRecord.usage_date, UsageRecord.quantity)
+        .where(UsageRecord.subscription_id.in_(subscription_ids), UsageRecord.usage_date <= until)
+        .order_by(UsageRecord.usage_date)
+    ):
+        readings[subscription_id].append((day, Decimal(quantity)))
+    return readings
+
+
+def issued_invoices(account_id: int, before: Period) -> list[IssuedInvoice]:
+    """The account's invoices of the billing run before `before`, oldest first."""
+    return [IssuedInvoice(*row) for row in db.session.execute(
+        select(Invoice.number, Invoice.period_start, Invoice.period_end)
+        .where(Invoice.account_id == account_id, Invoice.billing_key.is_not(None),
+               Invoice.status != InvoiceStatus.VOID, Invoice.period_start < before.start)
+        .order_by(Invoice.period_start)
+    )]
+
+
+def correction_lines(account: Account, period: Period, lines: list[DraftLine],
+                     subscription_ids: list[int], invoices: list[IssuedInvoice]
+                     ) -> dict[int, list[DraftLine]]:
+    """The adjustment lines of each re-rated subscription (app.billing.corrections)."""
+    if not subscription_ids or not invoices:
+        return {}
+    history = load_history(subscription_ids, account.currency)
+    billed = load_billed(subscription_ids)
+    readings = load_readings(subscription_ids, period.previous_end)
+    first_day = first_engine_period_start(configured_cutover())
+    new_lines: dict[int, list[DraftLine]] = defaultdict(list)
+    for line in lines:
+        if line.subscription_id is not None and line.sku is not None:
+            new_lines[line.subscription_id].append(line)
+    found = {}
+    for terms in history:
+        adjustments = corrections(terms, period, first_day, billed[terms.id],
+                                  new_lines[terms.id], readings[terms.id], invoices)
+        if adjustments:
+            found[terms.id] = adjustments
+    return found
+
+
+def fee_lines(fees: list[OneTimeFee], invoices: list[IssuedInvoice]) -> list[DraftLine]:
+    """The fees' lines: an adjustment when an earlier invoice billed the month of the fee's
+    date in arrears (the fee was reported after it), a one-time line otherwise."""
+    by_month = {invoice.period_start: invoice.number for invoice in invoices}
+    lines = []
+    for fee in fees:
+        line = one_time_line(fee)
+        month_after = (fee.charge_date.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if month_after in by_month:
+            line = replace(line, charge_type=ChargeType.ADJUSTMENT, description=(
+                f"Adjustment to {by_month[month_after]}: {fee.description}, dated "
+                f"{medium_date(fee.charge_date)}"))
+        lines.append(line)
+    return lines
+
+
+def issue_correction_note(account: Account, period: Period, terms_name: str, ended: date,
+                          lines: list[DraftLine]) -> CreditNote:
+    """A credit note for the corrections of a subscription whose service has ended, with its
+    lines and their tax at the invoice's rate."""
+    issue_date = engine_issue_date(period.start, configured_cutover())
+    rate = tax_rate_for(account, issue_date)
+    taxes = [line_tax(line.amount, rate) for line in lines]
+    amount = -(sum((line.amount for line in lines), ZERO) + sum(taxes, ZERO))
+    corrected = ", ".join(dict.fromkeys(
+        line.description.split(":", 1)[0].removeprefix("Adjustment to ") for line in lines))
+    reason = (f"Adjustment to {corrected}: {terms_name} for {lines[0].end_customer_name}, "
+              f"service ended {medium_date(ended)}")
+    note = issue_credit_note(account, amount, reason[:300], issue_date=issue_date)
+    db.session.execute(insert(CreditNoteLine.__table__), [
+        {"credit_note_id": note.id, "subscription_id": line.subscription_id,
+         "description": line.description, "quantity": line.quantity,
+         "unit_price": line.unit_price, "amount": line.amount, "tax": tax,
+         "service_start": line.service_start, "service_end": line.service_end,
+         "span_days": line.span_days}
+        for line, tax in zip(lines, taxes, strict=True)])
+    return note
+
+
 def bill_account(account_id: int, period: Period) -> tuple[str, Invoice | None]:
     """Bill one account for `period` in the current transaction (the caller commits).
 
-    Returns the outcome — "issued", "already_billed", "nothing_to_bill" or "held" (another
-    worker has the account) — and the invoice issued, if any.
+    Returns the outcome — "issued", "credited" (credit notes from corrections and no invoice),
+    "already_billed", "nothing_to_bill" or "held" (another worker has the account) — and the
+    invoice issued, if any.
     """
+    outcome, invoice, _ = bill_account_with_notes(account_id, period)
+    return outcome, invoice
+
+
+def bill_account_with_notes(account_id: int, period: Period
+                            ) -> tuple[str, Invoice | None, list[CreditNote]]:
+    """`bill_account`, with the credit notes the corrections issued."""
     account = _lock_account(account_id)
     if account is None:
-        return "held", None
+        return "held", None, []
     key = billing_key(account_id, period)
     if db.session.scalar(select(Invoice.id).where(Invoice.billing_key == key)) is not None:
-        return "already_billed", None
+        return "already_billed", None, []
+    rerated = lock_rerated(account_id)
     fees = load_fees(account_id, period)
-    lines = rate_period(load_terms(account_id, period), period,
-                        load_usage(account_id, period), fees, configured_cutover())
+    invoices = issued_invoices(account_id, period) if rerated or fees else []
+    lines = invoice_order(
+        rate_period(load_terms(account_id, period, account.currency), period,
+                    load_usage(account_id, period), [], configured_cutover())
+        + fee_lines(fees, invoices))
+    notes = []
+    found = correction_lines(account, period, lines, rerated, invoices)
+    if found:
+        ended = {terms.id: terms for terms in load_history(list(found), account.currency)
+                 if terms.end_date is not None and terms.end_date < period.start}
+        for subscription_id, adjustments in found.items():
+            terms = ended.get(subscription_id)
+            if terms is not None and sum((line.amount for line in adjustments), ZERO) < 0:
+                notes.append(issue_correction_note(account, period, terms.name, terms.end_date,
+                                                   adjustments))
+            else:
+                lines += adjustments
+        lines = invoice_order(lines)
+    if rerated:
+        db.session.execute(update(Subscription).where(Subscription.id.in_(rerated))
+                           .values(rebill_from=None))
     if not lines:
-        return "nothing_to_bill", None
+        return ("credited" if notes else "nothing_to_bill"), None, notes
     invoice = issue_invoice(account, period, lines)
     auto_apply_credit(invoice)
     if fees:
@@ -287,7 +499,7 @@ def bill_account(account_id: int, period: Period) -> tuple[str, Invoice | None]:
             .where(OneTimeCharge.id.in_([fee.id for fee in fees]))
             .values(invoice_id=invoice.id)
         )
-    return "issued", invoice
+    return "issued", invoice, notes
 
 
 def check_not_before_cutover(period: Period, cutover: date) -> None:
@@ -329,8 +541,9 @@ def run_billing(
         db.session.commit()
     for account_id in account_ids:
         try:
-            outcome, invoice = bill_account(account_id, period)
+            outcome, invoice, notes = bill_account_with_notes(account_id, period)
             number = invoice.number if invoice else None
+            note_numbers = [note.number for note in notes]
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
@@ -338,9 +551,12 @@ def run_billing(
             if db.session.scalar(select(Invoice.id).where(Invoice.billing_key == key)) is None:
                 raise
             # Another worker issued this account's invoice between our check and insert.
-            outcome, number = "already_billed", None
+            outcome, number, note_numbers = "already_billed", None, []
+        result.credit_notes += note_numbers
         if outcome == "issued":
             result.issued.append(number)
+        elif outcome == "credited":
+            result.credited_only += 1
         elif outcome == "already_billed":
             result.already_billed += 1
         elif outcome == "nothing_to_bill":
