@@ -24,8 +24,8 @@ Because the comparison is exact (fractions of a cent are compared before any rou
 lines of a subscription add up to its day-by-day cost within half a cent per line (each line
 is rounded half-up to the cent once), whatever the order in which its data was reported.
 
-Days before the engine's first period (the cutover month) belong to the legacy system and are
-not re-rated; nor is a subscription with seat lines issued before lines kept their span (their
+Days before the period of the account's first invoice from the engine (the cutover month at
+the earliest) belong to the legacy system, or were never the engine's, and are not re-rated; nor is a subscription with seat lines issued before lines kept their span (their
 per-day amounts are unknown).
 """
 
@@ -220,15 +220,15 @@ def corrections(terms: Terms, period: Period, first_service_day: date,
                 readings: list[tuple[date, Decimal]], invoices: list[IssuedInvoice]
                 ) -> list[DraftLine]:
     """The adjustment lines of one subscription on the invoice of `period`: every day the
-    account's earlier `invoices` (oldest first) billed, from `first_service_day` (the engine's
-    first) on. `billed`: the subscription's stored lines; `new_lines`: its lines on the new
+    account's earlier `invoices` (oldest first) billed, from `first_service_day` (the period
+    of the account's first invoice) on — and, for usage, from the month before it. `billed`: the subscription's stored lines; `new_lines`: its lines on the new
     invoice; `readings`: its usage by day. Nothing when it was never invoiced."""
     earlier = [invoice for invoice in invoices if invoice.period_start < period.start]
     if not earlier:
         return []
     last_day = invoiced_until(terms, earlier[-1])
     if terms.charge_model == ChargeModel.USAGE:
-        # The engine's first invoice billed the usage of the month before its own.
+        # The account's first invoice billed the usage of the month before its own.
         first_month = (first_service_day - ONE_DAY).replace(day=1)
         return usage_corrections(terms, first_month, last_day, billed, readings, earlier)
     if terms.charge_model != ChargeModel.PER_SEAT or any(

@@ -393,7 +393,9 @@ def correction_lines(account: Account, period: Period, lines: list[DraftLine],
     history = load_history(subscription_ids, account.currency)
     billed = load_billed(subscription_ids)
     readings = load_readings(subscription_ids, period.previous_end)
-    first_day = first_engine_period_start(configured_cutover())
+    # From the account's first invoice of the engine on: what came before is the legacy
+    # system's, or was never the engine's to bill.
+    first_day = max(first_engine_period_start(configured_cutover()), invoices[0].period_start)
     new_lines: dict[int, list[DraftLine]] = defaultdict(list)
     for line in lines:
         if line.subscription_id is not None and line.sku is not None:
