@@ -25,8 +25,9 @@ lines of a subscription add up to its day-by-day cost within half a cent per lin
 is rounded half-up to the cent once), whatever the order in which its data was reported.
 
 Days before the period of the account's first invoice from the engine (the cutover month at
-the earliest) belong to the legacy system, or were never the engine's, and are not re-rated; nor is a subscription with seat lines issued before lines kept their span (their
-per-day amounts are unknown).
+the earliest) belong to the legacy system, or were never the engine's, and are not re-rated;
+nor is a subscription with seat lines issued before lines kept their span (their per-day
+amounts are unknown).
 """
 
 from collections import defaultdict
@@ -221,8 +222,9 @@ def corrections(terms: Terms, period: Period, first_service_day: date,
                 ) -> list[DraftLine]:
     """The adjustment lines of one subscription on the invoice of `period`: every day the
     account's earlier `invoices` (oldest first) billed, from `first_service_day` (the period
-    of the account's first invoice) on — and, for usage, from the month before it. `billed`: the subscription's stored lines; `new_lines`: its lines on the new
-    invoice; `readings`: its usage by day. Nothing when it was never invoiced."""
+    of the account's first invoice) on — and, for usage, from the month before it.
+    `billed`: the subscription's stored lines; `new_lines`: its lines on the new invoice;
+    `readings`: its usage by day. Nothing when the account was never invoiced."""
     earlier = [invoice for invoice in invoices if invoice.period_start < period.start]
     if not earlier:
         return []

@@ -479,7 +479,8 @@ def test_usage_is_priced_at_the_price_of_its_day(changes, readings, expected):
      [("Ended Oct 20, 2026: -10 × $36.00 × 11/31 days",
        Decimal("-10"), Decimal("36.00"))]),
     (annual(start_date=date(2025, 11, 1)), None,
-     [("Microsoft 365 E3, annual term Nov 1, 2026\u2009–\u2009Oct 31, 2027: 2 × $300.00 × 365/365 days",
+     [("Microsoft 365 E3, annual term Nov 1, 2026\u2009–\u2009Oct 31, 2027: "
+       "2 × $300.00 × 365/365 days",
        Decimal("2"), Decimal("300.00"))]),
     (seat(charge_model=ChargeModel.USAGE, quantity=0, unit_price=Decimal("0.0875")),
      Decimal("1234.5678"),
