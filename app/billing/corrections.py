@@ -131,10 +131,13 @@ def _adjustment(terms: Terms, description: str, quantity: Decimal, price: Decima
     )
 
 
-def seat_corrections(terms: Terms, first_day: date, last_day: date, billed: list[BilledLine],
-                     new_lines: list[DraftLine], invoices: list[IssuedInvoice]
-                     ) -> list[DraftLine]:
-    """Adjustment lines for a seat subscription's days `first_day`–`last_day`."""
+def seat_corrections(terms: Terms, first_day: date, last_day: date, known_until: date,
+                     billed: list[BilledLine], new_lines: list[DraftLine],
+                     invoices: list[IssuedInvoice]) -> list[DraftLine]:
+    """Adjustment lines for a seat subscription's days `first_day`–`last_day`. A day after
+    `known_until` (the new invoice's arrears month's end; an annual term billed in advance
+    runs past it) is due what it would be billed at if nothing changed after that day: a
+    change from a later day is prorated by the invoice of its own month, as on time."""
     if last_day < first_day:
         return []
     have: dict[date, dict[Decimal, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
@@ -150,8 +153,10 @@ def seat_corrections(terms: Terms, first_day: date, last_day: date, billed: list
     runs: list[list] = []  # [start, end, span, span start, invoice, ((price, quantity), …)]
     for day in _days(first_day, last_day):
         should: dict[Decimal, Decimal] = defaultdict(Decimal)
-        if terms.active_on(day):
-            quantity, price = terms.on(day)
+        as_of = min(day, known_until)
+        if terms.active_on(day if day <= known_until or terms.end_date is None
+                           or terms.end_date <= known_until else as_of):
+            quantity, price = terms.on(as_of)
             if quantity:
                 should[price] += quantity
         billed_then = have.get(day, {})
@@ -236,5 +241,6 @@ def corrections(terms: Terms, period: Period, first_service_day: date,
     if terms.charge_model != ChargeModel.PER_SEAT or any(
             line.span_days is None for line in billed):
         return []
-    return seat_corrections(terms, first_service_day, last_day, billed, new_lines, earlier)
+    return seat_corrections(terms, first_service_day, last_day, period.previous_end, billed,
+                            new_lines, earlier)
 

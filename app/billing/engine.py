@@ -16,10 +16,12 @@ credit as it is issued, in the same transaction (app.credit.services.auto_apply_
 
 Late data (app.billing.corrections): the subscriptions a late report marked are locked (FOR
 UPDATE, so a report being written is waited for) and re-rated over every day the account's
-earlier invoices billed; the differences are adjustment lines on the new invoice. When the
-corrections of a subscription whose service ended before the period are a credit, no later
-invoice will bill anything for it to absorb them: they become a credit note
-(app.credit.services.issue_credit_note) with the same lines, and with the invoice's tax, instead.
+earlier invoices billed; the differences are adjustment lines on the new invoice, which
+absorbs corrections in the reseller's favour. When they would make the invoice negative, the
+corrections that are a credit become credit notes instead (app.credit.services
+.issue_credit_note), one per subscription with the same lines and the invoice's tax — first
+those of subscriptions whose service ended (no later invoice bills anything for them), then
+the others while the invoice is still negative. The credit is auto-applied like any other.
 A fee dated in a month an earlier invoice billed in arrears is an adjustment line too.
 """
 
@@ -425,18 +427,19 @@ def fee_lines(fees: list[OneTimeFee], invoices: list[IssuedInvoice]) -> list[Dra
     return lines
 
 
-def issue_correction_note(account: Account, period: Period, terms_name: str, ended: date,
+def issue_correction_note(account: Account, period: Period, terms: Terms,
                           lines: list[DraftLine]) -> CreditNote:
-    """A credit note for the corrections of a subscription whose service has ended, with its
-    lines and their tax at the invoice's rate."""
+    """A credit note for the corrections of a subscription, with its lines and their tax at
+    the invoice's rate."""
     issue_date = engine_issue_date(period.start, configured_cutover())
     rate = tax_rate_for(account, issue_date)
     taxes = [line_tax(line.amount, rate) for line in lines]
     amount = -(sum((line.amount for line in lines), ZERO) + sum(taxes, ZERO))
     corrected = ", ".join(dict.fromkeys(
         line.description.split(":", 1)[0].removeprefix("Adjustment to ") for line in lines))
-    reason = (f"Adjustment to {corrected}: {terms_name} for {lines[0].end_customer_name}, "
-              f"service ended {medium_date(ended)}")
+    reason = f"Adjustment to {corrected}: {terms.name} for {terms.end_customer_name}"
+    if terms.end_date is not None and terms.end_date < period.start:
+        reason += f", service ended {medium_date(terms.end_date)}"
     note = issue_credit_note(account, amount, reason[:300], issue_date=issue_date)
     db.session.execute(insert(CreditNoteLine.__table__), [
         {"credit_note_id": note.id, "subscription_id": line.subscription_id,
@@ -446,6 +449,28 @@ def issue_correction_note(account: Account, period: Period, terms_name: str, end
          "span_days": line.span_days}
         for line, tax in zip(lines, taxes, strict=True)])
     return note
+
+
+def _credit_instead(account: Account, period: Period, lines: list[DraftLine],
+                    found: dict[int, list[DraftLine]]) -> tuple[list[DraftLine], list[CreditNote]]:
+    """An invoice that would be negative: the corrections that are a credit move to credit
+    notes, one per subscription — first those of subscriptions whose service ended before
+    the period (nothing more will be billed for them), then, while the invoice is still
+    negative, the others. Returns the invoice's lines left and the notes issued."""
+    history = {terms.id: terms for terms in load_history(list(found), account.currency)}
+    credits = [(subscription_id, adjustments) for subscription_id, adjustments in found.items()
+               if sum((line.amount for line in adjustments), ZERO) < 0]
+    credits.sort(key=lambda item: not (history[item[0]].end_date is not None
+                                       and history[item[0]].end_date < period.start))
+    notes, moved = [], set()
+    for subscription_id, adjustments in credits:
+        if sum((line.amount for line in lines), ZERO) >= 0:
+            break
+        terms = history[subscription_id]
+        notes.append(issue_correction_note(account, period, terms, adjustments))
+        moved |= {id(line) for line in adjustments}
+        lines = [line for line in lines if id(line) not in moved]
+    return lines, notes
 
 
 def bill_account(account_id: int, period: Period) -> tuple[str, Invoice | None]:
@@ -478,16 +503,10 @@ def bill_account_with_notes(account_id: int, period: Period
     notes = []
     found = correction_lines(account, period, lines, rerated, invoices)
     if found:
-        ended = {terms.id: terms for terms in load_history(list(found), account.currency)
-                 if terms.end_date is not None and terms.end_date < period.start}
-        for subscription_id, adjustments in found.items():
-            terms = ended.get(subscription_id)
-            if terms is not None and sum((line.amount for line in adjustments), ZERO) < 0:
-                notes.append(issue_correction_note(account, period, terms.name, terms.end_date,
-                                                   adjustments))
-            else:
-                lines += adjustments
-        lines = invoice_order(lines)
+        lines = invoice_order(lines + [line for adjustments in found.values()
+                                       for line in adjustments])
+        if sum((line.amount for line in lines), ZERO) < 0:
+            lines, notes = _credit_instead(account, period, lines, found)
     if rerated:
         db.session.execute(update(Subscription).where(Subscription.id.in_(rerated))
                            .values(rebill_from=None))
