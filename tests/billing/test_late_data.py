@@ -4,6 +4,7 @@ the month, rounded half-up to the cent once per line; tax WA 10.1 % per line."""
 
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -22,8 +23,10 @@ from app.billing.models import (
     OneTimeCharge,
 )
 from app.billing.rating import Change, Period, Terms, rate_period
+from app.billing.statement import build_statement
 from app.errors import DomainError
 from app.extensions import db
+from app.formatting import money
 from app.money import round_money
 from tests.billing.factories import BillingFactory
 
@@ -281,3 +284,86 @@ def test_a_fee_reported_after_its_month_was_invoiced_is_an_adjustment(sub):
     assert row[:5] == (ChargeType.ADJUSTMENT,
                        f"Adjustment to {september}: Setup, dated Aug 10, 2024",
                        Decimal(1), Decimal("99.00"), Decimal("99.00"))
+
+
+# --- the invoice article's example, run through the engine -----------------------------------
+
+ARTICLE = Path(__file__).parents[2] / "content/articles/what-will-my-invoice-look-like.md"
+
+
+def article_row(line: InvoiceLine | CreditNoteLine) -> str:
+    description = line.description.replace(THIN, " – ")
+    return f"| {description} | {money(line.amount, 'USD')} |"
+
+
+def test_the_invoice_article_example_of_late_data(billing):
+    """The article's worked example of corrections: its lines and amounts are this run's."""
+    text = " ".join(ARTICLE.read_text(encoding="utf-8").split())
+    account = billing.account(subscriptions=0)
+    adatum = services.create_end_customer(account.id, "Adatum")
+    fabrikam = services.create_end_customer(account.id, "Fabrikam")
+    standard = services.create_product(
+        sku="MS-M365-BS", name="Microsoft 365 Business Standard", vendor="Microsoft",
+        charge_model=ChargeModel.PER_SEAT, unit="seat", list_price=Decimal("12.00"))
+    exchange = services.create_product(
+        sku="MS-EXO-P1", name="Exchange Online (Plan 1)", vendor="Microsoft",
+        charge_model=ChargeModel.PER_SEAT, unit="seat", list_price=Decimal("4.00"))
+    seats = services.create_subscription(customer=adatum, product=standard, quantity=10,
+                                         unit_price=Decimal("12.00"), start_date=date(2024, 6, 1))
+    mailboxes = services.create_subscription(customer=fabrikam, product=exchange, quantity=4,
+                                             unit_price=Decimal("4.00"),
+                                             start_date=date(2024, 6, 1))
+    db.session.commit()
+    bill("2024-07", "2024-08", "2024-09")
+    # Reported on September 20: 20 seats since September 1; the mailboxes ended August 20.
+    services.change_subscription(seats, effective_date=date(2024, 9, 1), quantity=20)
+    services.cancel_subscription(mailboxes, last_day=date(2024, 8, 20))
+    db.session.commit()
+    bill("2024-10")
+    october = invoice(seats, "2024-10")
+    rows = list(db.session.scalars(select(InvoiceLine).where(
+        InvoiceLine.invoice_id == october.id).order_by(InvoiceLine.position)))
+    assert [line.charge_type for line in rows] == [
+        ChargeType.RECURRING, ChargeType.ADJUSTMENT, ChargeType.ADJUSTMENT,
+        ChargeType.ADJUSTMENT]
+    for line in rows:
+        assert article_row(line) in text, article_row(line)
+    assert f"October 2024 invoice, {october.number}" in text
+    assert (f"| | **Subtotal** | **{money(october.subtotal, 'USD')}** |") in text
+    assert f"| | **Total** | **{money(october.total, 'USD')}** |" in text
+    numbers = {invoice(seats, p).number for p in ("2024-08", "2024-09")}
+    assert all(number in text for number in numbers)
+
+    # The same cancellation on an account with nothing else billed: a credit note.
+    alone = billing.account(subscriptions=0)
+    customer = services.create_end_customer(alone.id, "Fabrikam")
+    only = services.create_subscription(customer=customer, product=exchange, quantity=4,
+                                        unit_price=Decimal("4.00"), start_date=date(2024, 6, 1))
+    db.session.commit()
+    for period in ("2024-07", "2024-08", "2024-09"):
+        run_billing(Period.parse(period), account_ids=[alone.id])
+    services.cancel_subscription(only, last_day=date(2024, 8, 20))
+    db.session.commit()
+    result = run_billing(Period.parse("2024-10"), account_ids=[alone.id])
+    [note] = db.session.scalars(select(CreditNote).where(CreditNote.account_id == alone.id))
+    assert result.issued == [] and result.credit_notes == [note.number]
+    tax = sum(line.tax for line in db.session.scalars(
+        select(CreditNoteLine).where(CreditNoteLine.credit_note_id == note.id)))
+    assert (f"a credit note of {money(note.amount, 'USD')} ({money(-tax, 'USD')} of it tax)"
+            in text)
+
+
+def test_a_credit_note_from_corrections_is_a_row_of_the_statement(sub):
+    subscription = sub()
+    bill("2024-07", "2024-08", "2024-09")
+    services.cancel_subscription(subscription, last_day=date(2024, 8, 20))
+    db.session.commit()
+    [number] = run_billing(Period.parse("2024-10")).credit_notes
+    account = db.session.get(Account, subscription.account_id)
+    statement = build_statement(account, date(2024, 7, 1), date(2024, 10, 31))
+    [row] = [row for row in statement.rows if row.reference == number]
+    # The 179.00 of the note (test above), on the October invoice's date.
+    assert (row.day, row.kind, row.debit, row.credit) == (
+        date(2024, 10, 1), "Credit note", Decimal("0.00"), Decimal("179.00"))
+    assert row.description.startswith("Adjustment to INV-2024-")
+    assert statement.closing == statement.rows[-2].balance - Decimal("179.00")
