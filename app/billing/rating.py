@@ -275,19 +275,33 @@ def _monthly_arrears(terms: Terms, period: Period) -> list[DraftLine]:
     run of days whose quantity or price differs. A subscription that starts and ends within
     the month is one line, rounded once."""
     first, last, span = period.previous_start, period.previous_end, period.previous_days
-    advance = terms.on(first) if terms.active_on(first) else (0, Decimal(0))
-    lines, day = [], first
-    while day <= last:
-        state = terms.on(day) if terms.active_on(day) else (0, Decimal(0))
-        run_end = day
-        while run_end < last and (terms.on(run_end + ONE_DAY) if terms.active_on(
-                run_end + ONE_DAY) else (0, Decimal(0))) == state:
-            run_end += ONE_DAY
-        if state != advance and (state[0] or advance[0]):
+
+    def state(day: date) -> tuple[int, Decimal]:
+        return terms.on(day) if terms.active_on(day) else (0, Decimal(0))
+
+    # The days where the state can change: a start, a change, the day after the end.
+    cuts = {first, last + ONE_DAY}
+    cuts |= {day for day in (terms.start_date, *(c.effective_date for c in terms.changes))
+             if first < day <= last}
+    if terms.end_date is not None and first <= terms.end_date < last:
+        cuts.add(terms.end_date + ONE_DAY)
+    if len(cuts) == 2 and terms.active_on(first) and terms.active_on(last):
+        return []  # the month as its advance charge billed it
+    advance = state(first)
+    lines: list[DraftLine] = []
+    runs: list[list] = []  # [first day, last day, state]
+    bounds = sorted(cuts)
+    for day, following in zip(bounds, bounds[1:], strict=False):
+        current = state(day)
+        if runs and runs[-1][2] == current:
+            runs[-1][1] = following - ONE_DAY
+        else:
+            runs.append([day, following - ONE_DAY, current])
+    for day, run_end, current in runs:
+        if current != advance and (current[0] or advance[0]):
             lines += difference_lines(terms, ChargeType.PRORATION,
-                                      _event_label(terms, day, run_end), advance, state, day,
+                                      _event_label(terms, day, run_end), advance, current, day,
                                       run_end, span)
-        day = run_end + ONE_DAY
     return lines
 
 
