@@ -329,7 +329,9 @@ def bill_account_with_notes(account_id: int, period: Period
         return "already_billed", None, []
     rerated = lock_rerated(account_id)
     fees = load_fees(account_id, period)
-    invoices = issued_invoices(account_id, period) if rerated or fees else []
+    # Only a fee dated before the previous month can be late (its month already invoiced).
+    late_fee = any(fee.charge_date < period.previous_start for fee in fees)
+    invoices = issued_invoices(account_id, period) if rerated or late_fee else []
     lines = invoice_order(
         rate_period(load_terms(account_id, period, account.currency), period,
                     load_usage(account_id, period), [], configured_cutover())
