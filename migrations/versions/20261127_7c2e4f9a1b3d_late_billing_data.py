@@ -1,6 +1,6 @@
 """Late billing data: what each invoice line's amount is made of (its span of days), the
-lines of credit notes issued by the billing run, the date from which a subscription waits to
-be re-rated after a late report, and an index of invoice lines by subscription.
+lines of credit notes issued by the billing run, and the date from which a subscription waits
+to be re-rated after a late report.
 
 Lines issued before this revision keep no span (NULL); the billing run re-rates a subscription
 only from lines that have one.
@@ -24,9 +24,6 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('invoice_lines', schema=None) as batch_op:
         batch_op.add_column(sa.Column('span_days', sa.Integer(), nullable=True))
-        # What a subscription was billed, read when a late report re-rates it.
-        batch_op.create_index(batch_op.f('ix_invoice_lines_subscription_id'),
-                              ['subscription_id'], unique=False)
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rebill_from', sa.Date(), nullable=True))
         batch_op.create_index('ix_subscriptions_rebill', ['account_id', 'rebill_from'])
@@ -65,5 +62,4 @@ def downgrade():
         batch_op.drop_index('ix_subscriptions_rebill')
         batch_op.drop_column('rebill_from')
     with op.batch_alter_table('invoice_lines', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_invoice_lines_subscription_id'))
         batch_op.drop_column('span_days')

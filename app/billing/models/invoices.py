@@ -119,8 +119,7 @@ class InvoiceLine(db.Model):
     # Names are copied so the invoice reads the same after a rename.
     end_customer_id: Mapped[int | None] = mapped_column(ForeignKey("end_customers.id"))
     end_customer_name: Mapped[str] = mapped_column(String(200))
-    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"),
-                                                        index=True)
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
     subscription_name: Mapped[str] = mapped_column(String(200))
     sku: Mapped[str | None] = mapped_column(String(40))
     charge_type: Mapped[ChargeType] = mapped_column(enum_column(ChargeType))
