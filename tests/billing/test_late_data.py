@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Account
 from app.billing import services
+from app.billing.cutover import first_engine_arrears_start
 from app.billing.engine import run_billing
 from app.billing.models import (
     BillingCycle,
@@ -24,6 +25,7 @@ from app.billing.models import (
 )
 from app.billing.rating import Change, Period, Terms, rate_period
 from app.billing.statement import build_statement
+from app.config import Config
 from app.errors import DomainError
 from app.extensions import db
 from app.formatting import money
@@ -351,6 +353,9 @@ def test_the_invoice_article_example_of_late_data(billing):
         select(CreditNoteLine).where(CreditNoteLine.credit_note_id == note.id)))
     assert (f"a credit note of {money(note.amount, 'USD')} ({money(-tax, 'USD')} of it tax)"
             in text)
+    # The first day a fee can be dated, from the cutover rule.
+    earliest = first_engine_arrears_start(Config.CUTOVER_DATE)
+    assert f"Fees dated before {earliest:%B} {earliest.day}, {earliest.year}" in text
 
 
 def test_a_credit_note_from_corrections_is_a_row_of_the_statement(sub):
