@@ -26,6 +26,15 @@ def money(amount: Decimal, currency: str) -> str:
                                                      currency_digits=True)
 
 
+@lru_cache(maxsize=8192)
+def unit_price(amount: Decimal, currency: str) -> str:
+    """A unit price, to the cent or finer when it has more places: `$12.50`, `$0.0875`."""
+    locale = _locale()
+    return locale.currency_formats["standard"].apply(amount, locale, currency=currency,
+                                                     currency_digits=True,
+                                                     decimal_quantization=False)
+
+
 @lru_cache(maxsize=4096)  # the billing run writes the same few dates on many lines
 def medium_date(value: date | datetime) -> str:
     """A date as people read it on every page and PDF: "Nov 1, 2026". Files that programs read

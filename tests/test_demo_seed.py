@@ -5,7 +5,15 @@ from datetime import date
 from sqlalchemy import func, select
 
 from app.accounts.models import Account, User
-from app.billing.models import EndCustomer, HistoricalInvoice, Invoice, InvoiceStatus, Subscription
+from app.billing.models import (
+    ChargeType,
+    EndCustomer,
+    HistoricalInvoice,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Subscription,
+)
 from app.billing.rating import Period
 from app.credit.services import credit_balance
 from app.demo.billing_data import months_between
@@ -51,6 +59,18 @@ def test_demo_seed_matches_the_contract(app):
         Invoice.status.in_([InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID]))))
     assert len(unpaid) >= 3
     assert any(invoice.is_overdue(today) for invoice in unpaid)
+    # A change and a cancellation from August reported late (SPEC §12): the invoice of October
+    # 2026 corrects the days the invoices of August and September billed, with adjustment lines
+    # that name them — more seats, and the cancelled seats' credit.
+    adjustments = list(db.session.scalars(select(InvoiceLine).join(Invoice).where(
+        Invoice.account_id == northwind.id, Invoice.period_start == date(2026, 10, 1),
+        InvoiceLine.charge_type == ChargeType.ADJUSTMENT)))
+    named = {line.description.split(":")[0] for line in adjustments}
+    assert {line.quantity > 0 for line in adjustments} == {True, False}
+    assert named == {f"Adjustment to {number}" for number in db.session.scalars(
+        select(Invoice.number).where(Invoice.account_id == northwind.id,
+                                     Invoice.period_start.in_([date(2026, 8, 1),
+                                                               date(2026, 9, 1)])))}
     # A credit balance (SPEC §3), and every figure agrees with the ledger.
     assert credit_balance(northwind) > 0
     assert check_all() == []

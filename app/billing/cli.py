@@ -26,5 +26,6 @@ def run_command(period_text: str) -> None:
     click.echo(
         f"{period.key}: {len(result.issued)} invoices issued, {result.already_billed} accounts "
         f"already billed, {result.nothing_to_bill} with nothing to bill, "
-        f"{result.held_by_another_worker} billed by another worker."
+        f"{result.held_by_another_worker} billed by another worker; "
+        f"{len(result.credit_notes)} credit notes from corrections."
     )

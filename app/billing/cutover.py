@@ -14,7 +14,7 @@ billing engine. The engine, the legacy importer, the history page and the articl
   invoice from that day to the end of the term, prorated daily; it renews as usual after.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import current_app
 
@@ -39,3 +39,10 @@ def engine_issue_date(period_start: date, cutover: date) -> date:
     """The date of the engine's invoice for the month starting `period_start`: the month's first
     day, or the cutover date for the cutover month (never before the cutover)."""
     return max(period_start, cutover)
+
+
+def first_engine_arrears_start(cutover: date) -> date:
+    """The first day of the month before the cutover month: the engine's first invoice bills
+    that month's usage, prorations and fees in arrears. Anything dated earlier is the legacy
+    system's."""
+    return (first_engine_period_start(cutover) - timedelta(days=1)).replace(day=1)

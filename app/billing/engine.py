@@ -13,8 +13,21 @@ bills with FOR UPDATE SKIP LOCKED and passes over the accounts another worker ho
 
 Credit: when the account's auto-apply setting is on, each invoice takes the account's available
 credit as it is issued, in the same transaction (app.credit.services.auto_apply_credit).
+
+Late data (app.billing.late_data; app.billing.corrections rates it): the subscriptions a late
+report marked are locked (FOR UPDATE, so a report being written is waited for) and re-rated
+over every day the account's earlier invoices billed; the differences are adjustment lines on
+the new invoice, which absorbs corrections in the reseller's favour. When they would make the
+invoice negative, the corrections that are a credit become credit notes instead
+(app.credit.services.issue_credit_note), one per subscription with the same lines and the
+invoice's tax — first those of subscriptions whose service ended (no later invoice bills
+anything for them), then the others while the invoice is still negative. The credit is
+auto-applied like any other. Re-running a period changes nothing: the invoice's billing key
+stops it, and what the corrections billed is read back as billed.
+A fee dated in a month an earlier invoice billed in arrears is an adjustment line too.
 """
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -24,10 +37,23 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Account
-from app.billing.cutover import configured_cutover, engine_issue_date, first_engine_period_start
+from app.billing.cutover import (
+    configured_cutover,
+    engine_issue_date,
+    first_engine_arrears_start,
+    first_engine_period_start,
+)
 from app.billing.hooks import run_before_billing
+from app.billing.late_data import (
+    correction_lines,
+    credit_instead,
+    fee_lines,
+    issued_invoices,
+    lock_rerated,
+)
 from app.billing.models import (
     ChargeModel,
+    CreditNote,
     EndCustomer,
     Invoice,
     InvoiceLine,
@@ -40,7 +66,15 @@ from app.billing.models import (
     UsageRecord,
 )
 from app.billing.numbering import next_document_number
-from app.billing.rating import Change, DraftLine, OneTimeFee, Period, Terms, rate_period
+from app.billing.rating import (
+    Change,
+    DraftLine,
+    OneTimeFee,
+    Period,
+    Terms,
+    invoice_order,
+    rate_period,
+)
 from app.credit.services import auto_apply_credit
 from app.events.schemas import InvoiceIssued
 from app.events.services import record_event
@@ -61,11 +95,13 @@ class RunResult:
     already_billed: int = 0
     nothing_to_bill: int = 0
     held_by_another_worker: int = 0
+    credit_notes: list[str] = field(default_factory=list)  # numbers, from corrections
+    credited_only: int = 0  # accounts given a credit note and no invoice
 
     @property
     def accounts_seen(self) -> int:
         return (len(self.issued) + self.already_billed + self.nothing_to_bill
-                + self.held_by_another_worker)
+                + self.held_by_another_worker + self.credited_only)
 
 
 def tax_rate_for(account: Account, on: date) -> Decimal:
@@ -82,7 +118,7 @@ def tax_rate_for(account: Account, on: date) -> Decimal:
     return rate if rate is not None else Decimal("0")
 
 
-def load_terms(account_id: int, period: Period) -> list[Terms]:
+def load_terms(account_id: int, period: Period, currency: str = "USD") -> list[Terms]:
     """The account's subscriptions that can carry a charge in `period`, with their changes."""
     # Plain column rows, not ORM objects: a large account has tens of thousands of these.
     rows = db.session.execute(
@@ -128,14 +164,16 @@ def load_terms(account_id: int, period: Period) -> list[Terms]:
             quantity=row.quantity,
             unit_price=row.unit_price,
             changes=tuple(changes.get(row.id, ())),
+            currency=currency,
         )
         for row in rows
     ]
 
 
-def load_usage(account_id: int, period: Period) -> dict[int, Decimal]:
+def load_usage(account_id: int, period: Period) -> dict[int, list[tuple[date, Decimal]]]:
+    """The previous month's usage readings of the account's usage subscriptions, by day."""
     rows = db.session.execute(
-        select(UsageRecord.subscription_id, func.sum(UsageRecord.quantity))
+        select(UsageRecord.subscription_id, UsageRecord.usage_date, UsageRecord.quantity)
         .join(Subscription, UsageRecord.subscription_id == Subscription.id)
         .join(Product, Subscription.product_id == Product.id)
         .where(
@@ -144,13 +182,18 @@ def load_usage(account_id: int, period: Period) -> dict[int, Decimal]:
             UsageRecord.usage_date >= period.previous_start,
             UsageRecord.usage_date <= period.previous_end,
         )
-        .group_by(UsageRecord.subscription_id)
+        .order_by(UsageRecord.subscription_id, UsageRecord.usage_date)
     )
-    return {subscription_id: Decimal(total) for subscription_id, total in rows}
+    usage: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+    for subscription_id, day, quantity in rows:
+        usage[subscription_id].append((day, Decimal(quantity)))
+    return usage
 
 
 def load_fees(account_id: int, period: Period) -> list[OneTimeFee]:
-    """One-time fees dated up to the previous month's end and not invoiced yet."""
+    """One-time fees dated up to the previous month's end and not invoiced yet. A fee dated
+    before the engine's first arrears month belongs to the legacy system's history and is
+    never billed here (app.billing.services refuses to record one)."""
     rows = db.session.execute(
         select(OneTimeCharge, EndCustomer.name, Product.name)
         .outerjoin(EndCustomer, OneTimeCharge.end_customer_id == EndCustomer.id)
@@ -160,6 +203,7 @@ def load_fees(account_id: int, period: Period) -> list[OneTimeFee]:
             OneTimeCharge.account_id == account_id,
             OneTimeCharge.invoice_id.is_(None),
             OneTimeCharge.charge_date <= period.previous_end,
+            OneTimeCharge.charge_date >= first_engine_arrears_start(configured_cutover()),
         )
         .order_by(OneTimeCharge.charge_date, OneTimeCharge.id)
     ).all()
@@ -241,6 +285,7 @@ def issue_invoice(account: Account, period: Period, lines: list[DraftLine]) -> I
                 "tax": tax,
                 "service_start": line.service_start,
                 "service_end": line.service_end,
+                "span_days": line.span_days,
             }
             for position, (line, tax) in enumerate(zip(lines, taxes, strict=True), start=1)
         ],
@@ -266,20 +311,46 @@ def issue_invoice(account: Account, period: Period, lines: list[DraftLine]) -> I
 def bill_account(account_id: int, period: Period) -> tuple[str, Invoice | None]:
     """Bill one account for `period` in the current transaction (the caller commits).
 
-    Returns the outcome — "issued", "already_billed", "nothing_to_bill" or "held" (another
-    worker has the account) — and the invoice issued, if any.
+    Returns the outcome — "issued", "credited" (credit notes from corrections and no invoice),
+    "already_billed", "nothing_to_bill" or "held" (another worker has the account) — and the
+    invoice issued, if any.
     """
+    outcome, invoice, _ = bill_account_with_notes(account_id, period)
+    return outcome, invoice
+
+
+def bill_account_with_notes(account_id: int, period: Period
+                            ) -> tuple[str, Invoice | None, list[CreditNote]]:
+    """`bill_account`, with the credit notes the corrections issued."""
     account = _lock_account(account_id)
     if account is None:
-        return "held", None
+        return "held", None, []
     key = billing_key(account_id, period)
     if db.session.scalar(select(Invoice.id).where(Invoice.billing_key == key)) is not None:
-        return "already_billed", None
+        return "already_billed", None, []
+    rerated = lock_rerated(account_id)
     fees = load_fees(account_id, period)
-    lines = rate_period(load_terms(account_id, period), period,
-                        load_usage(account_id, period), fees, configured_cutover())
+    # Only a fee dated before the previous month can be late (its month already invoiced).
+    late_fee = any(fee.charge_date < period.previous_start for fee in fees)
+    invoices = issued_invoices(account_id, period) if rerated or late_fee else []
+    lines = invoice_order(
+        rate_period(load_terms(account_id, period, account.currency), period,
+                    load_usage(account_id, period), [], configured_cutover())
+        + fee_lines(fees, invoices))
+    notes = []
+    found = correction_lines(account, period, lines, rerated, invoices)
+    if found:
+        lines = invoice_order(lines + [line for adjustments in found.values()
+                                       for line in adjustments])
+        if sum((line.amount for line in lines), ZERO) < 0:
+            issue_date = engine_issue_date(period.start, configured_cutover())
+            lines, notes = credit_instead(account, period, lines, found,
+                                          tax_rate_for(account, issue_date), issue_date)
+    if rerated:
+        db.session.execute(update(Subscription).where(Subscription.id.in_(rerated))
+                           .values(rebill_from=None))
     if not lines:
-        return "nothing_to_bill", None
+        return ("credited" if notes else "nothing_to_bill"), None, notes
     invoice = issue_invoice(account, period, lines)
     auto_apply_credit(invoice)
     if fees:
@@ -288,7 +359,7 @@ def bill_account(account_id: int, period: Period) -> tuple[str, Invoice | None]:
             .where(OneTimeCharge.id.in_([fee.id for fee in fees]))
             .values(invoice_id=invoice.id)
         )
-    return "issued", invoice
+    return "issued", invoice, notes
 
 
 def check_not_before_cutover(period: Period, cutover: date) -> None:
@@ -331,8 +402,9 @@ def run_billing(
         db.session.commit()
     for account_id in account_ids:
         try:
-            outcome, invoice = bill_account(account_id, period)
+            outcome, invoice, notes = bill_account_with_notes(account_id, period)
             number = invoice.number if invoice else None
+            note_numbers = [note.number for note in notes]
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
@@ -340,9 +412,12 @@ def run_billing(
             if db.session.scalar(select(Invoice.id).where(Invoice.billing_key == key)) is None:
                 raise
             # Another worker issued this account's invoice between our check and insert.
-            outcome, number = "already_billed", None
+            outcome, number, note_numbers = "already_billed", None, []
+        result.credit_notes += note_numbers
         if outcome == "issued":
             result.issued.append(number)
+        elif outcome == "credited":
+            result.credited_only += 1
         elif outcome == "already_billed":
             result.already_billed += 1
         elif outcome == "nothing_to_bill":

@@ -1,9 +1,16 @@
 """Billing set-up operations (catalog, end customers, subscriptions, usage) used by the demo
-data, the ERP and tests. Services flush; callers commit."""
+data, the ERP and tests. Services flush; callers commit.
+
+A change, cancellation or usage record may be reported long after its effective date. Each
+marks its subscription (`rebill_from`, the earliest date reported since the last billing run)
+so that the next run re-rates the days already invoiced (app.billing.corrections)."""
 
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import case, update
+
+from app.billing.cutover import configured_cutover, first_engine_arrears_start
 from app.billing.models import (
     BillingCycle,
     ChargeModel,
@@ -18,6 +25,21 @@ from app.billing.models import (
 )
 from app.errors import DomainError
 from app.extensions import db
+from app.formatting import medium_date
+
+
+def mark_for_rebilling(subscription_id: int, effective_date: date) -> None:
+    """Have the next billing run re-rate the subscription from `effective_date`. One UPDATE,
+    so that it locks the row: a billing run re-rating the subscription waits for this
+    transaction, or this one for the run's."""
+    db.session.execute(
+        update(Subscription).where(Subscription.id == subscription_id)
+        .values(rebill_from=case(
+            (Subscription.rebill_from.is_(None), effective_date),
+            (Subscription.rebill_from > effective_date, effective_date),
+            else_=Subscription.rebill_from))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def create_product(*, sku: str, name: str, vendor: str, charge_model: ChargeModel, unit: str,
@@ -65,6 +87,8 @@ def change_subscription(subscription: Subscription, *, effective_date: date, qua
     )
     db.session.add(change)
     db.session.flush()
+    mark_for_rebilling(subscription.id, effective_date)
+    db.session.expire(subscription, ["rebill_from"])
     return change
 
 
@@ -72,18 +96,33 @@ def cancel_subscription(subscription: Subscription, *, last_day: date) -> None:
     """End the service after `last_day`; the unused days are credited on the next invoice."""
     if last_day < subscription.start_date:
         raise DomainError("A subscription cannot end before it starts.")
+    previous_end = subscription.end_date
     subscription.end_date = last_day
     subscription.status = SubscriptionStatus.CANCELLED
     db.session.flush()
+    # The first day whose billing changes: the day after the earlier of the two last days.
+    mark_for_rebilling(subscription.id, min(last_day, previous_end or last_day))
+    db.session.expire(subscription, ["rebill_from"])
 
 
 def record_usage(subscription: Subscription, usage_date: date, quantity: Decimal) -> None:
+    """A day of metered usage, billed in arrears (re-rated when its month was invoiced)."""
     db.session.add(UsageRecord(subscription_id=subscription.id, usage_date=usage_date,
                                quantity=quantity))
+    db.session.flush()
+    mark_for_rebilling(subscription.id, usage_date)
 
 
 def add_one_time_charge(*, account_id: int, description: str, amount: Decimal,
                         charge_date: date, customer: EndCustomer | None = None) -> OneTimeCharge:
+    """A fee billed on the next invoice (as an adjustment when the month of its date was
+    already invoiced). Raises DomainError for a fee dated before the engine's first arrears
+    month: that is the legacy system's history."""
+    earliest = first_engine_arrears_start(configured_cutover())
+    if charge_date < earliest:
+        raise DomainError(
+            f"A fee dated before {medium_date(earliest)} belongs to the legacy billing "
+            "system's history (before the cutover); it cannot be billed now.")
     charge = OneTimeCharge(account_id=account_id, end_customer_id=customer.id if customer else None,
                            description=description, amount=amount, charge_date=charge_date)
     db.session.add(charge)

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 
 from app.accounts.models import Account, Role, User
 from app.billing import services
+from app.billing.cutover import configured_cutover, first_engine_arrears_start
 from app.billing.engine import run_billing
 from app.billing.models import (
     BillingCycle,
@@ -169,6 +170,8 @@ def build_subscriptions(
         db.session.execute(insert(SubscriptionChange), changes)
     for chunk in range(0, len(usage), 5000):
         db.session.execute(insert(UsageRecord), usage[chunk:chunk + 5000])
+    # No fee before the engine's first month: that is the legacy system's history.
+    earliest_fee = max(first_start, first_engine_arrears_start(configured_cutover()))
     for _ in range(max(1, customers // 4)):
         services.add_one_time_charge(
             account_id=account.id,
@@ -176,7 +179,7 @@ def build_subscriptions(
             description=rng.choice(["Tenant migration", "Onboarding and setup",
                                     "Security assessment", "Training session"]),
             amount=Decimal(rng.choice(["150.00", "250.00", "480.00", "1200.00"])),
-            charge_date=today - timedelta(days=rng.randint(5, span)),
+            charge_date=today - timedelta(days=rng.randint(5, (today - earliest_fee).days)),
         )
     return len(rows)
 
@@ -194,12 +197,48 @@ def _usage_rows(rng, sub_id, first: date, last: date, daily: bool) -> list[dict]
 
 
 def bill_history(account_ids: list[int], periods: list[Period],
-                 progress: Callable[[int], None] | None = None) -> None:
-    """Run the billing engine period by period, as the monthly runs would have."""
+                 progress: Callable[[int], None] | None = None,
+                 reports: dict[str, Callable[[], None]] | None = None) -> None:
+    """Run the billing engine period by period, as the monthly runs would have. `reports`:
+    what was reported just before the run of a period (by its key), e.g. late changes."""
     for period in periods:
+        if reports and period.key in reports:
+            reports[period.key]()
+            db.session.commit()
         run_billing(period, account_ids=account_ids)
         if progress:
             progress(1)
+
+
+def late_reports(account: Account, today: date) -> dict[str, Callable[[], None]]:
+    """Two reports that arrive late, as real ones do: a seat increase from the first day of
+    the month three months before `today`'s, and a cancellation with the 20th of that month
+    as its last day, both reported only after that month and the next were invoiced. The
+    invoice of the month after carries their adjustment lines (SPEC §12). Two monthly seat
+    subscriptions running since before that month, with no change from it on, are chosen;
+    nothing is reported when the account has fewer."""
+    month = (today.replace(day=1) - timedelta(days=62)).replace(day=1)
+    reported_before = (month + timedelta(days=62)).replace(day=1)
+    changed_since = select(SubscriptionChange.subscription_id).where(
+        SubscriptionChange.effective_date >= month)
+    candidates = list(db.session.scalars(
+        select(Subscription).join(Product)
+        .where(Subscription.account_id == account.id, Product.charge_model == PS,
+               Subscription.cycle == BillingCycle.MONTHLY, Subscription.start_date < month,
+               Subscription.end_date.is_(None), Subscription.id.not_in(changed_since))
+        .order_by(Subscription.id).limit(2)))
+    if len(candidates) < 2:
+        return {}
+    grown, cancelled = candidates
+
+    def report() -> None:
+        quantity = grown.changes[-1].quantity if grown.changes else grown.quantity
+        services.change_subscription(grown, effective_date=month, quantity=quantity + 5,
+                                     unit_price=grown.changes[-1].unit_price if grown.changes
+                                     else grown.unit_price)
+        services.cancel_subscription(cancelled, last_day=month.replace(day=20))
+
+    return {reported_before.strftime("%Y-%m"): report}
 
 
 # How a payment received outside the portal is labelled (an account with no usable method).

@@ -110,7 +110,8 @@ def _seed_billing(account: Account, plan: dict, today: date) -> None:
     db.session.commit()
     cutover = configured_cutover()
     legacy_data.import_demo_history(account, cutover)
-    billing_data.bill_history([account.id], billing_data.months_between(cutover, today))
+    billing_data.bill_history([account.id], billing_data.months_between(cutover, today),
+                              reports=billing_data.late_reports(account, today))
     billing_data.pay_history(rng, account, leave_open=plan["leave_open"], today=today)
     billing_data.grant_demo_credit(account, today)
     db.session.commit()

@@ -7,6 +7,7 @@ def test_billing_run_command(app, billing):
     result = runner.invoke(args=["billing", "run", "--period", "2026-03"])
     assert result.exit_code == 0, result.output
     assert "2026-03: 1 invoices issued, 0 accounts already billed" in result.output
+    assert "0 credit notes from corrections." in result.output
     again = runner.invoke(args=["billing", "run", "--period", "2026-03"])
     assert "0 invoices issued, 1 accounts already billed" in again.output
 

@@ -97,8 +97,9 @@ def test_a_running_annual_term_is_charged_from_the_cutover_month_to_its_end():
     [line] = rate_period([annual()], APRIL, {}, [], CUTOVER)
     assert (line.charge_type, line.amount, line.service_start, line.service_end) == (
         ChargeType.PRORATION, Decimal("244.00"), date(2018, 4, 1), date(2018, 5, 31))
-    assert line.description == ("4 × Veeam Backup for Microsoft 365, annual term Jun 1, 2017 – "
-                                "May 31, 2018: 61 of 365 days from Apr 1, 2018")
+    assert line.description == ("Veeam Backup for Microsoft 365, annual term Jun 1, "
+                                "2017\u2009–\u2009May 31, 2018, from Apr 1, 2018: "
+                                "4 × $365.00 × 61/365 days")
     assert (line.quantity, line.unit_price) == (Decimal(4), Decimal("365.00"))
     # Then nothing in May, and the renewal whole in June: 4 × 365.00 for Jun 1, 2018 – May 31,
     # 2019.

@@ -287,7 +287,8 @@ def test_the_stored_invoice_lines_and_the_outbox_event(billing, seats):
          "Migration", Decimal("1"), Decimal("25.00"), Decimal("25.00"), Decimal("0.101"),
          Decimal("2.53"), date(2026, 2, 3), date(2026, 2, 3)),  # 2.525 → 2.53
         (2, seats.customer.id, "Adatum", subscription.id, "Product M365-BS", "M365-BS",
-         ChargeType.RECURRING, "3 × Product M365-BS, monthly", Decimal("3"), Decimal("12.50"),
+         ChargeType.RECURRING, "Product M365-BS, monthly: 3 × $12.50 × 31/31 days",
+         Decimal("3"), Decimal("12.50"),
          Decimal("37.50"), Decimal("0.101"), Decimal("3.79"), date(2026, 3, 1),
          date(2026, 3, 31)),  # 3.7875 → 3.79
     ]
@@ -359,11 +360,12 @@ def test_changes_apply_in_date_order_whatever_order_they_were_recorded(seats):
     services.change_subscription(subscription, effective_date=date(2026, 2, 10), quantity=3)
     db.session.commit()
     run_billing(MARCH)
-    # March: 5 × 12.50. February 10–28, +1 seat × 12.50 × 19 ÷ 28 = 8.482… → 8.48;
-    # February 20–28, +2 × 12.50 × 9 ÷ 28 = 8.035… → 8.04.
+    # March: 5 × 12.50. One line per run of days against February's 2 seats billed in
+    # advance: February 10–19, +1 seat × 12.50 × 10 ÷ 28 = 4.464… → 4.46; February 20–28,
+    # +3 × 12.50 × 9 ÷ 28 = 12.053… → 12.05.
     assert [(t, a) for t, a, _, _ in lines_of(invoice_of(seats.account))] == [
-        (ChargeType.RECURRING, Decimal("62.50")), (ChargeType.PRORATION, Decimal("8.48")),
-        (ChargeType.PRORATION, Decimal("8.04"))]
+        (ChargeType.RECURRING, Decimal("62.50")), (ChargeType.PRORATION, Decimal("4.46")),
+        (ChargeType.PRORATION, Decimal("12.05"))]
 
 
 def test_a_fee_of_a_subscription_is_billed_under_it(billing, seats):

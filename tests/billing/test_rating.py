@@ -315,18 +315,21 @@ NOV1, NOV30 = date(2026, 11, 1), date(2026, 11, 30)
      [(R, Decimal("432.00"), NOV1, NOV30), (P, Decimal("2.32"), OCT31, OCT31)]),
     # A change on November 1 is November's advance charge.
     ({"changes": (Change(NOV1, 12, Decimal("36.00")),)}, [(R, Decimal("432.00"), NOV1, NOV30)]),
-    # A price change alone: 10 × (40 − 36) × 16 ÷ 31 = 20.645… → 20.65
+    # A price change alone: two lines, each quantity × price × days ÷ 31 — the 10 seats at
+    # 36 taken off, −10 × 36 × 16 ÷ 31 = −185.806… → −185.81, and put back at 40,
+    # 10 × 40 × 16 ÷ 31 = 206.451… → 206.45
     ({"changes": (Change(date(2026, 10, 16), 10, Decimal("40.00")),)},
-     [(R, Decimal("400.00"), NOV1, NOV30), (P, Decimal("20.65"), date(2026, 10, 16), OCT31)]),
+     [(R, Decimal("400.00"), NOV1, NOV30), (P, Decimal("-185.81"), date(2026, 10, 16), OCT31),
+      (P, Decimal("206.45"), date(2026, 10, 16), OCT31)]),
     # Ended on October 31: nothing more to bill or credit. On October 1: credit 30 of 31 days.
     ({"end_date": OCT31}, []),
     ({"end_date": OCT1}, [(P, Decimal("-348.39"), date(2026, 10, 2), OCT31)]),
     # Ended on November 1: November is billed whole; the credit comes in December.
     ({"end_date": NOV1}, [(R, Decimal("360.00"), NOV1, NOV30)]),
-    # Started and ended in October, 10th to 20th: +10 × 36 × 22 ÷ 31 = 255.48, −11 days = −127.74
+    # Started and ended in October, 10th to 20th: one line of the 11 days, rounded once:
+    # 10 × 36 × 11 ÷ 31 = 127.741… → 127.74
     ({"start_date": date(2026, 10, 10), "end_date": date(2026, 10, 20)},
-     [(P, Decimal("255.48"), date(2026, 10, 10), OCT31),
-      (P, Decimal("-127.74"), date(2026, 10, 21), OCT31)]),
+     [(P, Decimal("127.74"), date(2026, 10, 10), date(2026, 10, 20))]),
 ])
 def test_monthly_edges(fields, expected):
     assert cents(rate_period([seat(**fields)], NOV, {}, [])) == expected
@@ -423,41 +426,66 @@ def test_annual_cancellation_credits_the_rest_of_the_term(end, expected):
     assert cents(rate_period([terms], NOV, {}, [])) == expected
 
 
-@pytest.mark.parametrize(("changes", "expected"), [
-    # 1,000 units in October, priced at the unit price in effect on October 31.
-    ((), Decimal("100.00")),
-    ((Change(date(2026, 10, 15), 0, Decimal("0.20")),), Decimal("200.00")),
-    ((Change(OCT31, 0, Decimal("0.30")),), Decimal("300.00")),
+OCT15 = date(2026, 10, 15)
+
+
+@pytest.mark.parametrize(("changes", "readings", "expected"), [
+    # 1,000 units in October at one price: one line, 1,000 × 0.10.
+    ((), [(OCT1, Decimal("400")), (OCT31, Decimal("600"))],
+     [(Decimal("1000"), Decimal("0.10"), Decimal("100.00"), OCT1, OCT31)]),
+    # 100 units before a price change on the 15th at 1.00 and 100 after at 2.00: each day at
+    # its own price, 100.00 + 200.00 (not 200 × 2.00).
+    ((Change(OCT15, 0, Decimal("2.00")),),
+     [(date(2026, 10, 3), Decimal("60")), (date(2026, 10, 14), Decimal("40")),
+      (OCT15, Decimal("30")), (OCT31, Decimal("70"))],
+     [(Decimal("100"), Decimal("1.00"), Decimal("100.00"), OCT1, date(2026, 10, 14)),
+      (Decimal("100"), Decimal("2.00"), Decimal("200.00"), OCT15, OCT31)]),
     # A price from November 1 is November's: October's usage keeps October's price.
-    ((Change(date(2026, 10, 15), 0, Decimal("0.20")), Change(NOV1, 0, Decimal("0.40"))),
-     Decimal("200.00")),
+    ((Change(NOV1, 0, Decimal("0.40")),), [(OCT31, Decimal("1000"))],
+     [(Decimal("1000"), Decimal("1.00"), Decimal("1000.00"), OCT1, OCT31)]),
+    # A run of days at a price without usage has no line.
+    ((Change(OCT15, 0, Decimal("2.00")),), [(OCT1, Decimal("5"))],
+     [(Decimal("5"), Decimal("1.00"), Decimal("5.00"), OCT1, date(2026, 10, 14))]),
 ])
-def test_usage_is_priced_on_the_last_day_of_its_month(changes, expected):
-    terms = seat(charge_model=ChargeModel.USAGE, quantity=0, unit_price=Decimal("0.10"),
-                 changes=changes)
-    [line] = rate_period([terms], NOV, {1: Decimal("1000")}, [])
-    assert (line.amount, line.service_start, line.service_end) == (expected, OCT1, OCT31)
-    assert rate_period([terms], NOV, {1: Decimal("0")}, []) == []
+def test_usage_is_priced_at_the_price_of_its_day(changes, readings, expected):
+    price = Decimal("0.10") if not changes else Decimal("1.00")
+    terms = seat(charge_model=ChargeModel.USAGE, quantity=0, unit_price=price, changes=changes)
+    lines = rate_period([terms], NOV, {1: readings}, [])
+    assert [(line.quantity, line.unit_price, line.amount, line.service_start, line.service_end)
+            for line in lines] == expected
+    assert all(line.charge_type == ChargeType.USAGE for line in lines)
+    assert rate_period([terms], NOV, {1: [(OCT1, Decimal("0"))]}, []) == []
 
 
 @pytest.mark.parametrize(("terms", "usage", "expected"), [
-    (seat(), None, [("10 × Microsoft 365 E3, monthly", Decimal("10"), Decimal("36.00"))]),
+    (seat(), None, [("Microsoft 365 E3, monthly: 10 × $36.00 × 30/30 days", Decimal("10"),
+                     Decimal("36.00"))]),
     (seat(start_date=date(2026, 10, 22), quantity=3, unit_price=Decimal("12.50")), None,
-     [("3 × Microsoft 365 E3, monthly", Decimal("3"), Decimal("12.50")),
-      ("Started Oct 22, 2026: 3 × 10 of 31 days", Decimal("3"), Decimal("12.50"))]),
+     [("Microsoft 365 E3, monthly: 3 × $12.50 × 30/30 days", Decimal("3"), Decimal("12.50")),
+      ("Started Oct 22, 2026: 3 × $12.50 × 10/31 days", Decimal("3"), Decimal("12.50"))]),
     (seat(changes=(Change(date(2026, 10, 16), 12, Decimal("36.00")),)), None,
-     [("12 × Microsoft 365 E3, monthly", Decimal("12"), Decimal("36.00")),
-      ("Changed Oct 16, 2026: 10 → 12 at 36, 16 of 31 days", Decimal("2"), Decimal("36.00"))]),
+     [("Microsoft 365 E3, monthly: 12 × $36.00 × 30/30 days", Decimal("12"), Decimal("36.00")),
+      ("Changed Oct 16, 2026: 2 × $36.00 × 16/31 days", Decimal("2"),
+       Decimal("36.00"))]),
+    # A price change with a quantity change: the old seats off at the old price, the new on at
+    # the new price — no line whose quantity × price is not its amount.
     (seat(changes=(Change(date(2026, 10, 5), 8, Decimal("40.50")),)), None,
-     [("8 × Microsoft 365 E3, monthly", Decimal("8"), Decimal("40.50")),
-      ("Changed Oct 5, 2026: 10 → 8 at 40.5, 27 of 31 days", Decimal("-2"), Decimal("40.50"))]),
+     [("Microsoft 365 E3, monthly: 8 × $40.50 × 30/30 days", Decimal("8"), Decimal("40.50")),
+      ("Changed Oct 5, 2026: -10 × $36.00 × 27/31 days", Decimal("-10"),
+       Decimal("36.00")),
+      ("Changed Oct 5, 2026: 8 × $40.50 × 27/31 days", Decimal("8"),
+       Decimal("40.50"))]),
     (seat(end_date=date(2026, 10, 20)), None,
-     [("Ended Oct 20, 2026: credit for 11 of 31 days", Decimal("-10"), Decimal("36.00"))]),
+     [("Ended Oct 20, 2026: -10 × $36.00 × 11/31 days",
+       Decimal("-10"), Decimal("36.00"))]),
     (annual(start_date=date(2025, 11, 1)), None,
-     [("2 × Microsoft 365 E3, annual term", Decimal("2"), Decimal("300.00"))]),
+     [("Microsoft 365 E3, annual term Nov 1, 2026\u2009–\u2009Oct 31, 2027: "
+       "2 × $300.00 × 365/365 days",
+       Decimal("2"), Decimal("300.00"))]),
     (seat(charge_model=ChargeModel.USAGE, quantity=0, unit_price=Decimal("0.0875")),
      Decimal("1234.5678"),
-     [("Usage Oct 1, 2026 – Oct 31, 2026", Decimal("1234.5678"), Decimal("0.0875"))]),
+     [("Usage Oct 1\u2009–\u200931, 2026: 1,234.5678 × $0.0875", Decimal("1234.5678"),
+       Decimal("0.0875"))]),
 ])
 def test_line_descriptions_quantities_and_prices(terms, usage, expected):
     lines = rate_period([terms], NOV, {terms.id: usage} if usage else {}, [])
@@ -465,6 +493,13 @@ def test_line_descriptions_quantities_and_prices(terms, usage, expected):
     assert {(line.end_customer_id, line.end_customer_name, line.subscription_id,
              line.subscription_name, line.sku) for line in lines} == {
         (1, "Adatum", 1, "Microsoft 365 E3", "M365-E3")}
+    # Every line's amount is what its description says, rounded once.
+    for line in lines:
+        days = (line.service_end - line.service_start).days + 1
+        exact = Fraction(line.quantity) * Fraction(line.unit_price) * Fraction(
+            days, line.span_days or 1) if line.span_days else Fraction(
+            line.quantity) * Fraction(line.unit_price)
+        assert abs(Fraction(line.amount) - exact) <= Fraction(1, 200)
 
 
 def test_one_time_fee_line():

@@ -33,7 +33,7 @@ NORTHWIND = "R-100001"
 BILLING_USER = "billing@northwind.example"
 CONTOSO_ADMIN = "admin@contoso.example"
 MONEY = r"\$\d{1,3}(,\d{3})*\.\d\d"
-CHARGE_TYPES = r"Recurring|Usage|One-time|Proration / adjustment"
+CHARGE_TYPES = r"Recurring|Usage|One-time|Proration|Adjustment"
 
 
 # What the database says ------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from app.billing.models.catalog import (
 from app.billing.models.invoices import (
     ChargeType,
     CreditNote,
+    CreditNoteLine,
     DocumentSequence,
     Invoice,
     InvoiceLine,
@@ -27,6 +28,7 @@ __all__ = [
     "ChargeModel",
     "ChargeType",
     "CreditNote",
+    "CreditNoteLine",
     "DocumentSequence",
     "EndCustomer",
     "HistoricalInvoice",

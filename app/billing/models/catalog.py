@@ -4,7 +4,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import utcnow
@@ -56,6 +56,7 @@ class Subscription(db.Model):
     __table_args__ = (
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
         CheckConstraint("end_date IS NULL OR end_date >= start_date", name="ends_after_start"),
+        Index("ix_subscriptions_rebill", "account_id", "rebill_from"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +72,10 @@ class Subscription(db.Model):
     status: Mapped[SubscriptionStatus] = mapped_column(
         enum_column(SubscriptionStatus), default=SubscriptionStatus.ACTIVE
     )
+    # The earliest effective date of a change, cancellation or usage reported since the
+    # billing run last re-rated the subscription; None when nothing is waiting. The run
+    # re-rates every day it already invoiced and clears this (app.billing.corrections).
+    rebill_from: Mapped[date | None]
 
     product: Mapped[Product] = relationship(lazy="joined")
     end_customer: Mapped[EndCustomer] = relationship()

@@ -25,6 +25,8 @@ class ChargeType(enum.StrEnum):
     USAGE = "usage"
     ONE_TIME = "one_time"
     PRORATION = "proration"
+    # A correction of days an earlier invoice billed from data that arrived late.
+    ADJUSTMENT = "adjustment"
 
     @property
     def label(self) -> str:
@@ -35,7 +37,8 @@ CHARGE_TYPE_LABELS = {
     ChargeType.RECURRING: "Recurring",
     ChargeType.USAGE: "Usage",
     ChargeType.ONE_TIME: "One-time",
-    ChargeType.PRORATION: "Proration / adjustment",
+    ChargeType.PRORATION: "Proration",
+    ChargeType.ADJUSTMENT: "Adjustment",
 }
 
 
@@ -128,6 +131,10 @@ class InvoiceLine(db.Model):
     tax: Mapped[Decimal] = mapped_column(MONEY)
     service_start: Mapped[date]
     service_end: Mapped[date]
+    # A daily-rated seat line: its amount is quantity × unit price × service days ÷ span_days
+    # (the days of the month, or of the annual term). None: quantity × unit price (usage,
+    # one-time fees).
+    span_days: Mapped[int | None]
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 
@@ -147,6 +154,26 @@ class CreditNote(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CreditNoteLine(db.Model):
+    """What a credit note issued by the billing run corrects, line by line, in the form of an
+    invoice line (amounts negative: what it takes off). The billing run reads these beside the
+    invoice lines to know what was billed for a subscription."""
+
+    __tablename__ = "credit_note_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_notes.id"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    tax: Mapped[Decimal] = mapped_column(MONEY)
+    service_start: Mapped[date]
+    service_end: Mapped[date]
+    span_days: Mapped[int | None]
 
 
 class ImmutableDocumentError(Exception):
