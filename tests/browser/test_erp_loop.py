@@ -2,7 +2,8 @@
 simulate` started as its own process on the same database. An admin submits a change request
 in the browser; the stand-in ERP receives the signed webhook, puts the request in review and
 decides it through the inbound API; the request page and the account page show the outcome.
-Approved: the new address is on /account. Rejected: the ERP's reason is on the request page.
+Approved: the new address is on /account, or the tax exemption with its certificate.
+Rejected: the ERP's reason is on the request page.
 When the stand-in stops it withdraws its endpoint and revokes its token."""
 
 import os
@@ -147,3 +148,29 @@ def test_a_rejected_legal_name_change_shows_the_erps_reason(page: Page, base, lo
     axe(page)
     page.goto(f"{base}/account")
     expect(page.locator("main")).to_contain_text("Contoso Partners Ltd")
+
+
+def test_an_approved_tax_exemption_shows_with_its_certificate(page: Page, base, loop_portal,
+                                                               axe, tmp_path, browser_errors):
+    _, database = loop_portal
+    certificate = tmp_path / "exemption-certificate.pdf"
+    certificate.write_bytes(b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\nstartxref\n0\n"
+                            b"%%EOF\n")
+    sign_in(page, base, "admin@northwind.example")
+    with simulate(database, base, "approve"):
+        page.goto(f"{base}/account/changes/new?type=tax")
+        page.get_by_label(re.compile("Tax-exempt status")).check()
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_label(re.compile("My company is tax-exempt")).check()
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_label("Document", exact=True).set_input_files(str(certificate))
+        page.get_by_role("button", name="Upload").click()
+        expect(page.get_by_role("link", name="exemption-certificate.pdf")).to_be_visible()
+        page.get_by_role("button", name="Review").click()
+        submit_with_password(page)
+        wait_for_status(page, "Approved")
+    page.goto(f"{base}/account")
+    tax = page.get_by_role("region", name="Tax details")
+    expect(tax.locator("dt:text-is('Tax-exempt status') + dd")).to_have_text("Tax-exempt")
+    expect(tax.get_by_role("link", name="exemption-certificate.pdf")).to_be_visible()
+    axe(page)
