@@ -19,7 +19,9 @@ from app.erp.simulate import (
     DEFAULT_DELAY,
     DEFAULT_PORTAL,
     Decision,
+    PortalError,
     StandInErp,
+    SubscriptionReport,
     new_webhook_secret,
     portal_client,
 )
@@ -100,6 +102,7 @@ def replay_command(event_id: str | None, dead: bool) -> None:
     click.echo(f"{count} dead-lettered events are due again.")
 
 
+DAY = click.DateTime(["%Y-%m-%d"])
 SIMULATE_POLL = 0.5  # seconds between the stand-in's delivery passes: answers come quickly
 
 
@@ -117,7 +120,18 @@ def _stop_on_sigterm(*_) -> None:
               help="Seconds before acknowledging a request, and again before deciding it.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0,
               help="Port on 127.0.0.1 to receive webhooks on (default: any free port).")
-def simulate_command(portal: str, decision: str, delay: float, port: int) -> None:
+@click.option("--change", "changes", multiple=True, nargs=4,
+              type=(str, click.IntRange(min=1), click.IntRange(min=0), DAY),
+              metavar="ACCOUNT SUBSCRIPTION_ID QUANTITY YYYY-MM-DD",
+              help="Report a quantity change effective on that day (possibly in the past) at "
+                   "start. Repeatable.")
+@click.option("--cancel", "cancellations", multiple=True, nargs=3,
+              type=(str, click.IntRange(min=1), DAY),
+              metavar="ACCOUNT SUBSCRIPTION_ID LAST_DAY",
+              help="Report a cancellation with that last day of service (possibly in the past) "
+                   "at start. Repeatable.")
+def simulate_command(portal: str, decision: str, delay: float, port: int,
+                     changes: tuple, cancellations: tuple) -> None:
     """Run a stand-in ERP on loopback that receives the webhooks and answers through the API."""
     if current_app.config["ERP_WEBHOOK_URL"]:
         raise click.UsageError("ERP_WEBHOOK_URL names an ERP already: the stand-in would take "
@@ -133,8 +147,17 @@ def simulate_command(portal: str, decision: str, delay: float, port: int) -> Non
     deliverer = Deliverer(erp.url, secret)
     click.echo(f"Stand-in ERP listening on {erp.url}, answering through {portal}. "
                f"Every change request will be {decision}d. Ctrl+C stops it.")
+    reports = [SubscriptionReport(account, subscription, day.date(), quantity)
+               for account, subscription, quantity, day in changes]
+    reports += [SubscriptionReport(account, subscription, day.date())
+                for account, subscription, day in cancellations]
     try:
         with erp:
+            for report in reports:
+                try:
+                    erp.report(report)
+                except PortalError as error:
+                    click.echo(f"Not reported: {report.describe()}: {error}")
             while True:
                 result = deliverer.deliver_due()
                 if result.attempted:

@@ -5,6 +5,10 @@ webhooks, verifies each signature (Standard Webhooks) and answers through the po
 API as the ERP would: a submitted change request is acknowledged (in review) and then decided.
 It delivers the outbox itself, so it needs no `flask erp deliver` beside it; one that runs as
 well is harmless, since deliverers never send one event twice (app.erp.deliver).
+
+It can also report subscription data late, as real ERPs do: a quantity change or a cancellation
+dated in a period already invoiced, sent once at start (`report`); the next billing run corrects
+it with adjustment lines or a credit note.
 """
 
 import base64
@@ -44,6 +48,30 @@ class Decision:
         if self.approve:
             return {"decision": "approve", "effective_date": today.isoformat()}
         return {"decision": "reject", "reason": REJECTION_REASON}
+
+
+@dataclass(frozen=True)
+class SubscriptionReport:
+    """A subscription change (`quantity` from `day`) or, with no quantity, a cancellation
+    (`day` is the last day of service), reported for `account_number`."""
+
+    account_number: str
+    subscription_id: int
+    day: date
+    quantity: int | None = None
+
+    def call(self) -> tuple[str, dict]:
+        base = (f"{API_PREFIX}/accounts/{self.account_number}/subscriptions/"
+                f"{self.subscription_id}")
+        if self.quantity is None:
+            return f"{base}/cancellation", {"last_day": self.day.isoformat()}
+        return f"{base}/changes", {"effective_date": self.day.isoformat(),
+                                   "quantity": self.quantity}
+
+    def describe(self) -> str:
+        what = (f"cancelled with last day {self.day.isoformat()}" if self.quantity is None
+                else f"{self.quantity} seats from {self.day.isoformat()}")
+        return f"Subscription {self.subscription_id} of {self.account_number}: {what}"
 
 
 class PortalError(Exception):
@@ -151,6 +179,15 @@ class StandInErp:
             if response.status_code < 500:
                 break
         raise PortalError(problem)
+
+    def report(self, report: SubscriptionReport) -> None:
+        """Send one subscription change or cancellation through the API (one effect, even
+        when the stand-in is started again with the same report)."""
+        path, body = report.call()
+        key = "report-" + "-".join(str(part) for part in (
+            report.account_number, report.subscription_id, report.day, report.quantity))
+        self.call(path, body, key=key)
+        self.log(f"Reported: {report.describe()}.")
 
     # Running -------------------------------------------------------------------------------
 

@@ -9,7 +9,11 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from app.billing.engine import run_billing
+from app.billing.models import ChargeType, Invoice, InvoiceLine
+from app.billing.rating import Period
 from app.erp.deliver import Deliverer, signed_headers, signer
 from app.erp.simulate import (
     API_ATTEMPTS,
@@ -17,6 +21,7 @@ from app.erp.simulate import (
     Decision,
     PortalError,
     StandInErp,
+    SubscriptionReport,
     new_webhook_secret,
 )
 from app.erp.webhook_endpoint import delivery_target, provision_endpoint, withdraw_endpoint
@@ -24,6 +29,7 @@ from app.events.models import DeliveryState
 from app.events.schemas import CreditApplied
 from app.events.services import record_event
 from app.extensions import db
+from tests.erp.api_helpers import seed
 from tests.erp.receiver import SECRET, Receiver
 from tests.erp.test_deliver import stored
 
@@ -192,3 +198,56 @@ def test_simulate_refuses_to_take_a_configured_erps_events(app, monkeypatch):
     result = app.test_cli_runner().invoke(args=["erp", "simulate"])
     assert result.exit_code == 2
     assert "ERP_WEBHOOK_URL names an ERP already" in result.output
+
+
+# Late subscription data ------------------------------------------------------------------------
+
+
+def test_reports_name_their_endpoint_and_body():
+    change = SubscriptionReport("R-100001", 7, date(2026, 9, 1), quantity=20)
+    cancellation = SubscriptionReport("R-100001", 7, date(2026, 8, 20))
+    base = "/api/erp/v1/accounts/R-100001/subscriptions/7"
+    assert change.call() == (f"{base}/changes",
+                             {"effective_date": "2026-09-01", "quantity": 20})
+    assert cancellation.call() == (f"{base}/cancellation", {"last_day": "2026-08-20"})
+
+
+def test_a_report_is_sent_once_with_a_key_of_its_own(portal):
+    erp = stand_in(portal)
+    report = SubscriptionReport("R-100001", 7, date(2026, 9, 1), quantity=20)
+    erp.report(report)
+    erp.report(report)
+    [first, second] = portal.calls
+    assert first == second and first[2] == "report-R-100001-7-2026-09-01-20"
+
+
+def test_a_backdated_change_from_the_stand_in_is_adjusted_on_the_next_invoice(app, factory,
+                                                                              monkeypatch):
+    data = seed(app, monkeypatch, factory)
+    account, subscription = data.a.account, data.a.subscription
+    march = data.a.invoices[0]
+    seats = subscription.quantity
+    api = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://portal.test",
+                       headers=data.headers)
+    erp = StandInErp(api, SECRET, Decision(approve=True, delay=0), log=lambda line: None,
+                     sleep=lambda seconds: None)
+    erp.server.server_close()
+    erp.report(SubscriptionReport(account.number, subscription.id, date(2026, 3, 1),
+                                  quantity=seats + 10))
+    run_billing(Period.parse("2026-05"), account_ids=[account.id])
+    may = db.session.scalar(select(Invoice).where(Invoice.account_id == account.id)
+                            .order_by(Invoice.issue_date.desc()))
+    adjustments = db.session.scalars(select(InvoiceLine).where(
+        InvoiceLine.invoice_id == may.id, InvoiceLine.charge_type == ChargeType.ADJUSTMENT)).all()
+    assert adjustments and all(line.amount > 0 for line in adjustments)
+    assert any(march.number in line.description for line in adjustments)
+
+
+@pytest.mark.parametrize("arguments", [
+    ["--change", "R-100001", "seven", "20", "2026-09-01"],
+    ["--change", "R-100001", "7", "-1", "2026-09-01"],
+    ["--cancel", "R-100001", "7", "2026-02-30"],
+])
+def test_simulate_refuses_a_malformed_report_before_starting(app, arguments):
+    result = app.test_cli_runner().invoke(args=["erp", "simulate", *arguments])
+    assert result.exit_code == 2, result.output
