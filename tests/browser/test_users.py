@@ -41,6 +41,8 @@ def test_invite_sign_up_change_role_and_deactivate(page: Page, browser: Browser,
 
     sign_in(page, "admin@northwind.example")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Company")
+    page.get_by_role("navigation", name="Account").get_by_role("link", name="Users").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Users")
     expect(page.get_by_role("navigation", name="Account").get_by_role(
         "link", name="Users")).to_have_attribute("aria-current", "page")
@@ -88,8 +90,10 @@ def test_invite_sign_up_change_role_and_deactivate(page: Page, browser: Browser,
     invitee.get_by_label("Type the password again").fill(NEW_PASSWORD)
     invitee.get_by_role("button", name="Create my account").click()
     expect(invitee.get_by_text(f"Welcome, {name}.")).to_be_visible()
-    expect(invitee.get_by_role("navigation", name="Main").get_by_role(
-        "link", name="Account")).to_have_count(0)  # billing users do not manage users
+    invitee.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
+    expect(invitee.get_by_role("heading", level=1)).to_have_text("Company")
+    expect(invitee.get_by_role("navigation", name="Account").get_by_role(
+        "link", name="Users")).to_have_count(0)  # billing users do not manage users
 
     # The admin makes them a viewer, in place, then deactivates them.
     page.get_by_role("link", name="Back to users").click()
