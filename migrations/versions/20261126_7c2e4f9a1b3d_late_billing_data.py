@@ -7,7 +7,7 @@ only from lines that have one.
 
 Revision ID: 7c2e4f9a1b3d
 Revises: 00fdcef62cba
-Create Date: 2026-11-27 09:30:00.000000
+Create Date: 2026-11-26 09:30:00.000000
 
 """
 from alembic import op
