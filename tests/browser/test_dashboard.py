@@ -45,7 +45,7 @@ def balance_due(portal: Flask) -> Decimal:
                    Decimal("0.00"))
 
 
-def oldest_open_invoice(portal: Flask):
+def open_invoices(portal: Flask):
     with portal.app_context():
         account = db.session.scalar(select(Account).where(Account.number == NORTHWIND))
         invoices = payable_invoices(account.id)
@@ -87,9 +87,10 @@ def test_the_admin_pays_from_the_dashboard(browser: Browser, dashboard_server, d
     expect(page.get_by_role("heading", name=BANNER)).to_have_count(0)
 
     # Pay the oldest open invoice in full by card.
-    invoices = oldest_open_invoice(dashboard_portal)
+    invoices = open_invoices(dashboard_portal)
     paid = invoices[0]
-    page.get_by_role("region", name="Balance due").get_by_role("link", name="Pay", exact=True).click()
+    balance = page.get_by_role("region", name="Balance due")
+    balance.get_by_role("link", name="Pay", exact=True).click()
     expect(page.get_by_role("heading", name="Pay invoices", level=1)).to_be_visible()
     for invoice in invoices:
         page.get_by_label(f"Pay {invoice.number}").set_checked(invoice.id == paid.id)
