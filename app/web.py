@@ -66,6 +66,18 @@ def htmx_redirect(location: str) -> Response:
     return redirect(location, code=303)
 
 
+# Events sent to the page in an `HX-Trigger` header after a change succeeds, so that what shows
+# the account's figures (the dashboard's tiles) reloads itself.
+PAYMENT_MADE = "payment-made"
+ACCOUNT_CHANGED = "account-changed"
+
+
+def with_trigger(response: Response, event: str) -> Response:
+    """`response` with an `HX-Trigger` header that fires `event` on the page's body."""
+    response.headers["HX-Trigger"] = event
+    return response
+
+
 def public(view: Callable) -> Callable:
     """Mark a view as reachable without signing in; every other route requires a session."""
     view.is_public = True  # type: ignore[attr-defined]

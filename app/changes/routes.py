@@ -39,7 +39,15 @@ from app.changes.views import (
     step_links,
 )
 from app.extensions import db
-from app.web import current_account_id, htmx_redirect, is_fragment_request, parse_int, render
+from app.web import (
+    ACCOUNT_CHANGED,
+    current_account_id,
+    htmx_redirect,
+    is_fragment_request,
+    parse_int,
+    render,
+    with_trigger,
+)
 
 ADMIN_ONLY = ("Only an admin of your account can change the account's information or its "
               "change requests. Ask an admin of your account.")
@@ -475,7 +483,7 @@ def _submit(request_id: int):
         return _to_detail(change)
     db.session.commit()
     flash(f"{change.reference} was submitted. We will show the ERP's decision here.", "success")
-    return _to_detail(change)
+    return with_trigger(_to_detail(change), ACCOUNT_CHANGED)
 
 
 # Cancel --------------------------------------------------------------------------------------
@@ -495,6 +503,6 @@ def cancel_request(request_id: int):
         services.cancel(change, current_user._get_current_object())
         db.session.commit()
         flash(f"{change.reference} was cancelled.", "success")
-        return _to_detail(change)
+        return with_trigger(_to_detail(change), ACCOUNT_CHANGED)
     return render("changes/cancel.html", "changes/_cancel.html", change=change, form=form)
 

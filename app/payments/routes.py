@@ -37,11 +37,13 @@ from app.payments.receipts import (
 )
 from app.payments.services import processing_invoice_ids
 from app.web import (
+    PAYMENT_MADE,
     current_account_id,
     htmx_redirect,
     is_fragment_request,
     render,
     send_download,
+    with_trigger,
 )
 
 PAY_PAGE = "payments/pay.html"
@@ -263,8 +265,9 @@ def pay_confirm():
         return _form_page(account, again, today, notice=notice, status=422)
     flash(*_outcome_message(confirmation))
     if payment is None:
-        return htmx_redirect(url_for("payments.pay", draft=key))
-    return htmx_redirect(url_for("payments.receipt", payment_id=payment.id))
+        return with_trigger(htmx_redirect(url_for("payments.pay", draft=key)), PAYMENT_MADE)
+    return with_trigger(htmx_redirect(url_for("payments.receipt", payment_id=payment.id)),
+                        PAYMENT_MADE)
 
 
 def _outcome_message(confirmation: pay.Confirmation) -> tuple[str, str]:
