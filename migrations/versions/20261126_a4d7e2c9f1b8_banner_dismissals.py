@@ -2,7 +2,7 @@
 
 Revision ID: a4d7e2c9f1b8
 Revises: 7c2e4f9a1b3d
-Create Date: 2026-11-27 12:00:00.000000
+Create Date: 2026-11-26 12:00:00.000000
 
 """
 from alembic import op
