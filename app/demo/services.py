@@ -31,7 +31,7 @@ DEMO_ACCOUNTS = [
         "billing": {"customers": 14, "per_customer": (4, 6), "leave_open": 3,
                     # From the first day of the month this many months before the current
                     # one: the recent invoices print them.
-                    "po_numbers": {"account": "NW-PO-4500017", "end_customer": "PO-88412",
+                    "po_numbers": {"account": "NW-4500017", "end_customer": "AC-88412",
                                    "months_before": 3}},
         "users": [
             ("admin@northwind.example", "Nora Admin", Role.ADMIN),
