@@ -18,6 +18,7 @@ from werkzeug.exceptions import NotFound
 from app.audit.models import AuditEvent
 from app.billing import exports, services
 from app.billing.engine import run_billing
+from app.billing.erp_invoices import ErpInvoice, ErpLine, post_erp_invoice
 from app.billing.invoices import InvoiceFilters, invoice_groups, list_invoices
 from app.billing.models import Invoice, InvoiceLine, PurchaseOrderNumber
 from app.billing.models.invoices import ImmutableDocumentError
@@ -275,6 +276,22 @@ def test_invoices_issued_afterwards_carry_the_numbers_in_effect_on_their_issue_d
             "Adatum": {"PO-ADATUM-7"}, "Fabrikam": {None}, customer_of_account: {None}}
     groups = {group.name: group.po_number for group in invoice_groups(billed.invoices[2])}
     assert groups == {"Adatum": "PO-ADATUM-7", "Fabrikam": None, customer_of_account: None}
+
+
+def test_an_invoice_the_erp_issues_carries_the_account_po_number_of_its_issue_date(billed):
+    lines = [ErpLine("Consulting", Decimal("2"), Decimal("50"), Decimal("100.00"),
+                     Decimal("10.10"))]
+
+    def post(number, issued):
+        return post_erp_invoice(billed.account, ErpInvoice(
+            number=number, period_start=date(2026, 2, 1), period_end=date(2026, 2, 28),
+            period_key="2026-02", issue_date=issued, due_date=date(2026, 4, 30),
+            currency="USD", lines=lines, subtotal=Decimal("100.00"), tax=Decimal("10.10"),
+            total=Decimal("110.10")))
+
+    assert post("ERP-1", date(2025, 12, 31)).po_number is None
+    assert post("ERP-2", date(2026, 2, 15)).po_number == "PO-ACCOUNT-1"
+    assert post("ERP-3", date(2026, 3, 1)).po_number == "PO-ACCOUNT-2"
 
 
 @pytest.mark.parametrize("q, months", [
