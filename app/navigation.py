@@ -21,6 +21,7 @@ BILLING_PAGES = (
                                                  "payments.verify", "payments.card",
                                                  "payments.remove", "payments.make_default")),
     ("credit.overview", "Credit", ("credit.",)),
+    ("billing.po_numbers", "PO numbers", ("billing.po_numbers",)),
 )
 
 ACCOUNT_BLUEPRINTS = ("changes", "users", "audit")

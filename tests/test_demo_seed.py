@@ -71,6 +71,18 @@ def test_demo_seed_matches_the_contract(app):
         select(Invoice.number).where(Invoice.account_id == northwind.id,
                                      Invoice.period_start.in_([date(2026, 8, 1),
                                                                date(2026, 9, 1)])))}
+    # PO numbers from August 2026 (three months before the current month): the invoices from
+    # then on print the account's, and one end customer's lines carry its own.
+    po_invoices = dict(db.session.execute(select(Invoice.period_start, Invoice.po_number)
+                                          .where(Invoice.account_id == northwind.id)).all())
+    assert {period for period, po in po_invoices.items() if po == "NW-4500017"} == {
+        date(2026, month, 1) for month in (8, 9, 10, 11)}
+    assert {po for period, po in po_invoices.items() if period < date(2026, 8, 1)} == {None}
+    customer_pos = set(db.session.execute(
+        select(InvoiceLine.end_customer_name, InvoiceLine.po_number).join(Invoice).where(
+            Invoice.account_id == northwind.id, Invoice.period_start == date(2026, 11, 1),
+            InvoiceLine.po_number.is_not(None))).all())
+    assert len(customer_pos) == 1 and customer_pos.pop()[1] == "AC-88412"
     # A credit balance (SPEC §3), and every figure agrees with the ledger.
     assert credit_balance(northwind) > 0
     assert check_all() == []

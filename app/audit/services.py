@@ -34,6 +34,8 @@ ACTIONS = {
     "payment_method.removed": "Payment method removed",
     "payment_method.disabled": "Payment method disabled",
     "credit.auto_apply_changed": "Credit auto-apply changed",
+    "po_number.set": "PO number set",
+    "po_number.ended": "PO number ended",
     "account.billing_contact_changed": "Billing contact changed",
     "change_request.started": "Change request started",
     "change_request.document_added": "Supporting document added",

@@ -66,6 +66,7 @@ from app.billing.models import (
     UsageRecord,
 )
 from app.billing.numbering import next_document_number
+from app.billing.po_numbers import po_numbers_on
 from app.billing.rating import (
     Change,
     DraftLine,
@@ -241,6 +242,8 @@ def issue_invoice(account: Account, period: Period, lines: list[DraftLine]) -> I
     taxes = [line_tax(line.amount, rate) for line in lines]
     subtotal = sum((line.amount for line in lines), ZERO)
     tax_total = sum(taxes, ZERO)
+    # The PO numbers in effect on the issue date, copied like the bill-to.
+    po_numbers = po_numbers_on(account.id, issue_date)
     invoice = Invoice(
         number=next_document_number("INV", issue_date.year),
         account_id=account.id,
@@ -249,6 +252,7 @@ def issue_invoice(account: Account, period: Period, lines: list[DraftLine]) -> I
         period_end=period.end,
         issue_date=issue_date,
         due_date=issue_date + timedelta(days=account.payment_terms_days),
+        po_number=po_numbers.account,
         currency=account.currency,
         bill_to_name=account.legal_name,
         bill_to_address="\n".join(account.address_lines),
@@ -286,6 +290,7 @@ def issue_invoice(account: Account, period: Period, lines: list[DraftLine]) -> I
                 "service_start": line.service_start,
                 "service_end": line.service_end,
                 "span_days": line.span_days,
+                "po_number": po_numbers.customers.get(line.end_customer_id),
             }
             for position, (line, tax) in enumerate(zip(lines, taxes, strict=True), start=1)
         ],

@@ -11,6 +11,7 @@ from sqlalchemy import insert
 
 from app.accounts.models import Account
 from app.billing.models import ChargeType, Invoice, InvoiceLine, InvoiceStatus
+from app.billing.po_numbers import po_numbers_on
 from app.credit.services import auto_apply_credit
 from app.errors import DomainError
 from app.events.schemas import InvoiceIssued
@@ -109,6 +110,9 @@ def post_erp_invoice(account: Account, invoice: ErpInvoice) -> Invoice:
         period_end=invoice.period_end,
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
+        # The account's default PO number on the issue date, as on the billing run's invoices
+        # (the ERP's lines are for no end customer).
+        po_number=po_numbers_on(account.id, invoice.issue_date).account,
         currency=account.currency,
         bill_to_name=account.legal_name,
         bill_to_address="\n".join(account.address_lines),

@@ -23,6 +23,8 @@ CSV_COLUMNS = [
     "invoice_number", "end_customer", "subscription", "sku", "charge_type", "description",
     "service_start", "service_end", "quantity", "unit_price", "amount", "tax_rate", "tax",
     "currency",
+    # Added last, so that the columns before it keep their places.
+    "po_number",
 ]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 ROW_HEIGHT = 5  # mm
@@ -44,6 +46,8 @@ def write_csv(header: list[str], rows: Iterable[list]) -> str:
 
 
 def invoice_csv(invoice: Invoice) -> str:
+    """One row per line. `po_number` is the PO number the line is billed under: its end
+    customer's own, else the invoice's (the account default), else empty."""
     return write_csv(CSV_COLUMNS, (
         [
             invoice.number, safe_cell(line.end_customer_name), safe_cell(line.subscription_name),
@@ -51,6 +55,7 @@ def invoice_csv(invoice: Invoice) -> str:
             line.service_start.isoformat(), line.service_end.isoformat(),
             _plain(line.quantity), _plain(line.unit_price), f"{line.amount:.2f}",
             _plain(line.tax_rate), f"{line.tax:.2f}", invoice.currency,
+            safe_cell(line.po_number or invoice.po_number or ""),
         ]
         for line in all_lines(invoice)
     ))
@@ -186,6 +191,8 @@ def invoice_pdf(invoice: Invoice, *, pay_url: str | None = None,
     for group in groups:
         pdf.row([(group.name, 100, "L"), (money(group.amount, cur), 30, "R"),
                  (money(group.tax, cur), 25, "R"), (money(group.total, cur), 35, "R")])
+        if group.po_number:
+            pdf.row([(f"  PO number {group.po_number}", 100, "L")])
     pdf.ln(1)
     for label, value, bold in [
         ("Subtotal", invoice.subtotal, False), ("Tax", invoice.tax_total, False),
@@ -205,7 +212,7 @@ def invoice_pdf(invoice: Invoice, *, pay_url: str | None = None,
     for customer, customer_lines in groupby(lines, key=lambda line: line.end_customer_name):
         customer_lines = list(customer_lines)
         pdf.set_fill_color(222, 230, 242)
-        pdf.row([(customer, 155, "L"),
+        pdf.row([(customer_label(customer, customer_lines[0].po_number), 155, "L"),
                  (money(sum(line.amount for line in customer_lines), cur), 35, "R")],
                 bold=True, fill=True)
         for subscription, sub_lines in groupby(customer_lines,
@@ -232,6 +239,11 @@ def _charge_rows(pdf: PortalPDF, label: str, lines: list[InvoiceLine], currency:
                  (money(line.unit_price, currency), 28, "R"),
                  (money(line.amount, currency), 32, "R"),
                  (money(line.tax, currency), 25, "R")])
+
+
+def customer_label(name: str, po_number: str | None) -> str:
+    """An end customer's name with its own PO number, if the invoice carries one."""
+    return f"{name} · PO {po_number}" if po_number else name
 
 
 def _clip(text: str, width: int) -> str:

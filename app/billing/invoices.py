@@ -70,11 +70,13 @@ def _filtered(account_id: int, filters: InvoiceFilters, today: date) -> Select:
         query = query.where(Invoice.issue_date <= filters.date_to)
     if filters.q:
         pattern = f"%{filters.q.strip()}%"
+        # End customers and their own PO numbers, in the same subquery.
         customers = (
             select(InvoiceLine.invoice_id)
             .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
             .where(Invoice.account_id == account_id,
-                   InvoiceLine.end_customer_name.ilike(pattern))
+                   or_(InvoiceLine.end_customer_name.ilike(pattern),
+                       InvoiceLine.po_number.ilike(pattern)))
         )
         query = query.where(or_(Invoice.number.ilike(pattern), Invoice.po_number.ilike(pattern),
                                 Invoice.id.in_(customers)))
@@ -158,6 +160,7 @@ class SubscriptionGroup:
 class CustomerGroup:
     key: str
     name: str
+    po_number: str | None = None  # the end customer's own, in effect on the issue date
     lines: int = 0
     amount: Decimal = ZERO
     tax: Decimal = ZERO
@@ -181,6 +184,8 @@ def invoice_groups(invoice: Invoice) -> list[CustomerGroup]:
             func.sum(InvoiceLine.amount),
             func.sum(InvoiceLine.tax),
             func.min(InvoiceLine.position),
+            # One PO number per end customer on an invoice: the one in effect at issue.
+            func.max(InvoiceLine.po_number),
         )
         .where(InvoiceLine.invoice_id == invoice.id)
         .group_by(InvoiceLine.end_customer_id, InvoiceLine.end_customer_name,
@@ -188,9 +193,11 @@ def invoice_groups(invoice: Invoice) -> list[CustomerGroup]:
         .order_by(func.min(InvoiceLine.position))
     ).all()
     customers: dict[str, CustomerGroup] = {}
-    for customer_id, customer_name, subscription, charge_type, count, amount, tax, _ in rows:
+    for (customer_id, customer_name, subscription, charge_type, count, amount, tax, _,
+         po_number) in rows:
         key = str(customer_id or NO_CUSTOMER_KEY)
-        group = customers.setdefault(key, CustomerGroup(key=key, name=customer_name))
+        group = customers.setdefault(key, CustomerGroup(key=key, name=customer_name,
+                                                        po_number=po_number))
         group.lines += count
         group.amount += Decimal(amount)
         group.tax += Decimal(tax)
@@ -208,6 +215,7 @@ LINE_COLUMNS = [
     InvoiceLine.subscription_name, InvoiceLine.sku, InvoiceLine.charge_type,
     InvoiceLine.description, InvoiceLine.quantity, InvoiceLine.unit_price, InvoiceLine.amount,
     InvoiceLine.tax_rate, InvoiceLine.tax, InvoiceLine.service_start, InvoiceLine.service_end,
+    InvoiceLine.po_number,
 ]
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from app.accounts.models import Account, Role, User
 from app.accounts.services import count_users, create_account, create_user
 from app.billing.cutover import configured_cutover, first_engine_period_start
+from app.billing.po_numbers import end_customers, schedule_po_number
 from app.demo import billing_data, legacy_data, payment_methods
 from app.extensions import db
 
@@ -27,7 +28,11 @@ DEMO_ACCOUNTS = [
             "billing_contact_email": "billing@northwind.example",
             "billing_contact_phone": "+1 206 555 0142",
         },
-        "billing": {"customers": 14, "per_customer": (4, 6), "leave_open": 3},
+        "billing": {"customers": 14, "per_customer": (4, 6), "leave_open": 3,
+                    # From the first day of the month this many months before the current
+                    # one: the recent invoices print them.
+                    "po_numbers": {"account": "NW-4500017", "end_customer": "AC-88412",
+                                   "months_before": 3}},
         "users": [
             ("admin@northwind.example", "Nora Admin", Role.ADMIN),
             ("billing@northwind.example", "Bill Northwind", Role.BILLING),
@@ -109,11 +114,28 @@ def _seed_billing(account: Account, plan: dict, today: date) -> None:
     )
     db.session.commit()
     cutover = configured_cutover()
+    if "po_numbers" in plan:
+        _seed_po_numbers(account, plan["po_numbers"], today, cutover)
     legacy_data.import_demo_history(account, cutover)
     billing_data.bill_history([account.id], billing_data.months_between(cutover, today),
                               reports=billing_data.late_reports(account, today))
     billing_data.pay_history(rng, account, leave_open=plan["leave_open"], today=today)
     billing_data.grant_demo_credit(account, today)
+    db.session.commit()
+
+
+def _seed_po_numbers(account: Account, plan: dict, today: date, cutover: date) -> None:
+    """An account default PO number and one for the account's first end customer (by name),
+    set — as if on that day — from the first day of the month `months_before` the current
+    one."""
+    start = today.replace(day=1)
+    for _ in range(plan["months_before"]):
+        start = (start - timedelta(days=1)).replace(day=1)
+    start = max(start, cutover)
+    schedule_po_number(account.id, end_customer=None, number=plan["account"],
+                       effective_from=start, today=start)
+    schedule_po_number(account.id, end_customer=end_customers(account.id)[0],
+                       number=plan["end_customer"], effective_from=start, today=start)
     db.session.commit()
 
 

@@ -22,6 +22,7 @@ from app.billing.models.invoices import (
     InvoiceStatus,
 )
 from app.billing.models.legacy import HistoricalInvoice, HistoricalInvoiceLine
+from app.billing.models.po_numbers import PurchaseOrderNumber
 
 __all__ = [
     "BillingCycle",
@@ -38,6 +39,7 @@ __all__ = [
     "InvoiceStatus",
     "OneTimeCharge",
     "Product",
+    "PurchaseOrderNumber",
     "Subscription",
     "SubscriptionChange",
     "SubscriptionStatus",

@@ -135,6 +135,9 @@ class InvoiceLine(db.Model):
     # (the days of the month, or of the annual term). None: quantity × unit price (usage,
     # one-time fees).
     span_days: Mapped[int | None]
+    # The end customer's own PO number in effect on the issue date (the account's default is
+    # the invoice's `po_number`); None when the end customer has none.
+    po_number: Mapped[str | None] = mapped_column(String(40))
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 
